@@ -1,0 +1,24 @@
+"""pytest wiring for the unit tests and for nbval's runs of the notebooks.
+
+- Plots: a non-interactive matplotlib backend, for the tests and for the
+  kernels that nbval starts (they inherit this process's environment).
+- Imports: ``notebooks/`` is on ``sys.path`` so the tests can import the
+  shared module the way the notebooks do.
+- Data: nothing is hard-coded here.  The notebooks fetch MNIST through
+  ``mnist_lib`` into ``_data/``; set ``MNIST_MIRRORS`` to a local copy to work
+  offline (``.ci/run`` points it at ``../shared/mnist``).
+"""
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT / "notebooks"))
+
+
+def pytest_report_header(config):
+    mirrors = os.environ.get("MNIST_MIRRORS") or "(none: public mirrors only)"
+    return [f"MNIST_MIRRORS: {mirrors}", f"MNIST cache: {ROOT / '_data'}"]

@@ -1,0 +1,78 @@
+"""Checks of the notebook files themselves (nbval executes them separately).
+
+- every MyST ``.md`` has its ``.ipynb`` twin and the two hold the same cells;
+- committed ``.ipynb`` files carry no outputs or execution counts;
+- every cell that draws a figure carries alt text for the docs site;
+- every lesson has exactly one cell tagged ``parameters``.
+"""
+
+import re
+from pathlib import Path
+
+import jupytext
+import pytest
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+LESSONS = sorted(NOTEBOOKS.glob("[0-9][0-9]-*.md"))
+# Metadata that Jupyter front ends add on their own and that need not be in the .md.
+VOLATILE_METADATA = {"execution", "collapsed", "scrolled", "jp-MarkdownHeadingCollapsed"}
+DRAWS_A_FIGURE = re.compile(r"\bplt\.|\.imshow\(|\.plot\(|\.bar\(|\.matshow\(")
+
+
+def _cells(nb):
+    return [
+        (
+            cell.cell_type,
+            cell.source.strip(),
+            {k: v for k, v in cell.metadata.items() if k not in VOLATILE_METADATA},
+        )
+        for cell in nb.cells
+    ]
+
+
+def test_there_are_four_lessons():
+    assert len(LESSONS) == 4, [p.name for p in LESSONS]
+
+
+def test_every_ipynb_has_a_markdown_source():
+    lonely = [p.name for p in NOTEBOOKS.glob("*.ipynb") if not p.with_suffix(".md").exists()]
+    assert lonely == []
+
+
+@pytest.mark.parametrize("md", LESSONS, ids=lambda p: p.stem)
+def test_pair_is_in_sync(md):
+    ipynb = md.with_suffix(".ipynb")
+    assert ipynb.exists(), f"{ipynb.name} is missing: run `nox -s sync`"
+    from_md, from_ipynb = _cells(jupytext.read(md)), _cells(jupytext.read(ipynb))
+    assert len(from_md) == len(from_ipynb), "different number of cells: run `nox -s sync`"
+    for index, (a, b) in enumerate(zip(from_md, from_ipynb, strict=True)):
+        assert a == b, f"cell {index} differs between {md.name} and {ipynb.name}: run `nox -s sync`"
+
+
+@pytest.mark.parametrize("md", LESSONS, ids=lambda p: p.stem)
+def test_committed_notebook_has_no_outputs(md):
+    nb = jupytext.read(md.with_suffix(".ipynb"))
+    dirty = [
+        i
+        for i, cell in enumerate(nb.cells)
+        if cell.cell_type == "code" and (cell.outputs or cell.execution_count)
+    ]
+    assert dirty == [], f"cells {dirty} carry outputs: run `nox -s sync` to strip them"
+
+
+@pytest.mark.parametrize("md", LESSONS, ids=lambda p: p.stem)
+def test_every_figure_has_alt_text(md):
+    missing = [
+        i
+        for i, cell in enumerate(jupytext.read(md).cells)
+        if cell.cell_type == "code"
+        and DRAWS_A_FIGURE.search(cell.source)
+        and not cell.metadata.get("mystnb", {}).get("image", {}).get("alt", "").strip()
+    ]
+    assert missing == [], f"code cells {missing} draw a figure without mystnb.image.alt"
+
+
+@pytest.mark.parametrize("md", LESSONS, ids=lambda p: p.stem)
+def test_one_parameters_cell(md):
+    tagged = [c for c in jupytext.read(md).cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1

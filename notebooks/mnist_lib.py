@@ -38,10 +38,12 @@ __all__ = [
     "CorruptFileError",
     "DownloadError",
     "MNISTError",
+    "PAYLOAD_SHA256",
     "configured_mirrors",
     "fetch",
     "load_mnist",
     "one_hot_encoding",
+    "parse_idx",
     "read_idx",
 ]
 

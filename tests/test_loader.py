@@ -354,3 +354,10 @@ def test_one_hot_encoding():
     assert encoded.shape == (3, 10) and encoded.dtype == np.float64
     np.testing.assert_array_equal(encoded.argmax(axis=1), [5, 0, 4])
     np.testing.assert_array_equal(encoded.sum(axis=1), [1, 1, 1])
+
+
+def test_download_shows_a_progress_bar(server, mnist_folder, cache, capfd):
+    base, root = server
+    _publish(root, "mnist", LABELS, (mnist_folder / LABELS).read_bytes())
+    mnist_lib.fetch(LABELS, cache_dir=cache, mirrors=[f"{base}/mnist"], progress=True)
+    assert "100%" in capfd.readouterr().err

@@ -1,7 +1,8 @@
 """pytest wiring for the unit tests and for nbval's runs of the notebooks.
 
-- Plots: a non-interactive matplotlib backend, for the tests and for the
-  kernels that nbval starts (they inherit this process's environment).
+- Plots: the kernels that nbval starts inherit this process's environment,
+  so a GUI backend set in ``MPLBACKEND`` is replaced by Jupyter's inline
+  backend: headless, and figures land in the outputs as they do in JupyterLab.
 - Imports: ``notebooks/`` is on ``sys.path`` so the tests can import the
   shared module the way the notebooks do.
 - Data: nothing is hard-coded here.  The notebooks fetch MNIST through
@@ -13,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "notebooks"))

@@ -5,6 +5,8 @@
   backend: headless, and figures land in the outputs as they do in JupyterLab.
 - Imports: ``notebooks/`` is on ``sys.path`` so the tests can import the
   shared module the way the notebooks do.
+- Exercises: ``CHECKS_STRICT=1`` (unless already set) makes a failing exercise
+  check raise, so nbval fails when a lesson's solution no longer passes its check.
 - Data: nothing is hard-coded here.  The notebooks fetch MNIST through
   ``mnist_lib`` into ``_data/``; set ``MNIST_MIRRORS`` to a local copy to work
   offline (``.ci/run`` points it at ``../shared/mnist``).
@@ -15,6 +17,9 @@ import sys
 from pathlib import Path
 
 os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+# Exercise checks (notebooks/checks.py) raise instead of printing "Not yet" when strict, so
+# nbval's run of the full lessons proves that every check passes on its solution.
+os.environ.setdefault("CHECKS_STRICT", "1")
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "notebooks"))

@@ -1,0 +1,106 @@
+"""Sphinx extension that turns the lessons in ``notebooks/`` into site pages.
+
+What it does, in build order:
+
+1. ``config-inited``: mirrors every ``notebooks/[0-9][0-9]-*.md`` into
+   ``docs/lessons/`` (a gitignored staging folder inside the Sphinx source
+   folder), so a new lesson shows up on the site without touching the docs.
+   A file is only rewritten when its content changed, so incremental builds
+   stay incremental. Staged lessons whose source is gone are removed.
+   ``notebooks/`` is put on the kernel's ``PYTHONPATH`` so ``import mnist_lib``
+   works although the kernel runs in the staging folder.
+2. ``html-page-context``: gives each lesson page two links for the
+   ``lesson-buttons.html`` template: the notebook to download and the
+   launch URL.
+3. ``build-finished``: writes each lesson's ``.ipynb`` (converted from the
+   ``.md`` source by Jupytext, without outputs, exactly what
+   ``nox -s sync`` commits) next to its page, where the download button points.
+
+The launch URL comes from the ``lessons_launch_url`` setting (see conf.py):
+a template in which ``{path}`` is replaced by the notebook's path relative to
+the repository root, for example ``notebooks/01-load-the-mnist-dataset.ipynb``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sphinx.application import Sphinx
+from sphinx.util import logging
+
+LOGGER = logging.getLogger(__name__)
+STAGING = "lessons"  # folder inside the Sphinx source folder, and in the site
+PATTERN = "[0-9][0-9]-*.md"
+
+
+def _lessons(app: Sphinx) -> list[Path]:
+    return sorted(Path(app.config.lessons_source_dir).glob(PATTERN))
+
+
+def stage_lessons(app: Sphinx, config) -> None:
+    source_dir = Path(config.lessons_source_dir)
+    staging = Path(app.srcdir) / STAGING
+    staging.mkdir(exist_ok=True)
+    wanted = {}
+    for md in sorted(source_dir.glob(PATTERN)):
+        wanted[md.name] = md.read_bytes()
+    for stale in staging.glob("*.md"):
+        if stale.name not in wanted:
+            stale.unlink()
+    for name, content in wanted.items():
+        target = staging / name
+        if not target.exists() or target.read_bytes() != content:
+            target.write_bytes(content)
+    LOGGER.info("lessons: staged %d lesson(s) from %s", len(wanted), source_dir)
+
+    # The kernels that myst-nb starts inherit this process's environment.
+    paths = [str(source_dir.resolve())]
+    if os.environ.get("PYTHONPATH"):
+        paths.append(os.environ["PYTHONPATH"])
+    os.environ["PYTHONPATH"] = os.pathsep.join(paths)
+    # Figures must reach the page: a non-interactive backend set for the tests
+    # (MPLBACKEND=Agg) would make plt.show() draw nothing, so use the inline one.
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+
+
+def launch_url(template: str, path: str) -> str:
+    if "{path}" in template:
+        return template.replace("{path}", path)
+    return template.rstrip("/") + "/" + path
+
+
+def add_lesson_links(app: Sphinx, pagename: str, templatename, context, doctree) -> None:
+    if not pagename.startswith(STAGING + "/"):
+        return
+    name = pagename.split("/", 1)[1]
+    repo_path = f"{app.config.lessons_repo_folder}/{name}.ipynb"
+    context["lesson_ipynb_url"] = context["pathto"](f"{STAGING}/{name}.ipynb", 1)
+    context["lesson_ipynb_name"] = f"{name}.ipynb"
+    context["lesson_launch_url"] = launch_url(app.config.lessons_launch_url, repo_path)
+    context["lesson_launch_label"] = app.config.lessons_launch_label
+
+
+def write_notebooks(app: Sphinx, exception) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    import jupytext
+
+    out = Path(app.outdir) / STAGING
+    out.mkdir(parents=True, exist_ok=True)
+    for md in _lessons(app):
+        notebook = jupytext.read(md)
+        jupytext.write(notebook, out / md.with_suffix(".ipynb").name, fmt="ipynb")
+
+
+def setup(app: Sphinx) -> dict:
+    app.add_config_value("lessons_source_dir", "", "env", types=[str])
+    app.add_config_value("lessons_repo_folder", "notebooks", "html", types=[str])
+    app.add_config_value(
+        "lessons_launch_url", "http://localhost:8888/lab/tree/{path}", "html", types=[str]
+    )
+    app.add_config_value("lessons_launch_label", "Launch", "html", types=[str])
+    app.connect("config-inited", stage_lessons)
+    app.connect("html-page-context", add_lesson_links)
+    app.connect("build-finished", write_notebooks)
+    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -8,7 +8,8 @@ result) to the check of the same name, for example::
 
 The check calls your function on inputs of its own, including some awkward
 ones, and prints either ``Right! ...`` or ``Not yet: ...`` with a hint. It
-never prints the answer. It returns ``True`` or ``False``.
+never prints the answer. It returns a verdict that is true or false (and
+shows nothing more in a notebook).
 
 Teachers and CI: with the environment variable ``CHECKS_STRICT=1`` a failing
 check raises ``AssertionError`` (with the same message) instead of only
@@ -57,12 +58,33 @@ def strict() -> bool:
     return os.environ.get("CHECKS_STRICT", "") == "1"
 
 
-def _report(passed: bool, message: str) -> bool:
+class Verdict:
+    """What a check returns: true if the exercise is right.
+
+    The check has already printed its message, so in a notebook the verdict
+    itself shows nothing (no stray ``True`` under the message).
+    """
+
+    def __init__(self, passed: bool, text: str):
+        self.passed = passed
+        self.text = text
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __repr__(self) -> str:
+        return f"Verdict({self.passed}, {self.text!r})"
+
+    def _ipython_display_(self) -> None:
+        pass
+
+
+def _report(passed: bool, message: str) -> Verdict:
     text = f"Right! {message}" if passed else f"Not yet: {message}"
     print(text)
     if not passed and strict():
         raise AssertionError(text)
-    return passed
+    return Verdict(passed, text)
 
 
 def _check(success_message: str):
@@ -70,7 +92,7 @@ def _check(success_message: str):
 
     def decorate(test):
         @functools.wraps(test)
-        def run(function) -> bool:
+        def run(function) -> Verdict:
             if not callable(function):
                 return _report(
                     False,

@@ -118,8 +118,8 @@ def _strict(value: str):
 def _run_check(name: str, function, strict: str = "0") -> tuple[bool, str]:
     buffer = io.StringIO()
     with _strict(strict), contextlib.redirect_stdout(buffer):
-        result = getattr(checks, name)(function)
-    return result, buffer.getvalue()
+        verdict = getattr(checks, name)(function)
+    return bool(verdict), buffer.getvalue()
 
 
 # -- Reference solutions and typical mistakes, for the unit tests of checks.py ----------

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import importlib.util
 import io
 import linecache
+import math
 import os
 import re
 import time
@@ -44,6 +46,8 @@ QUICK_LESSON_3 = dict(epochs=2, training_sample=200, test_sample=200)
 # Parameters for the student-edition run: the exercises do not depend on them, and the
 # full lessons run at their defaults under nbval anyway.
 STUDENT_RUN_PARAMETERS = {"03": QUICK_LESSON_3}
+# The lessons whose exercises come with checks (all of them, now that lesson 4 has its own).
+CHECKED_LESSONS = ("01", "02", "03", "04")
 
 
 def _load_student_edition():
@@ -220,6 +224,93 @@ def _hidden_delta_without_slope(layer_2_delta, weights_2, layer_1, dropout_mask)
     return (weights_2 @ layer_2_delta) * dropout_mask * 2
 
 
+def _digit_accuracies(predicted, labels):
+    right = np.bincount(labels[predicted == labels], minlength=10)
+    return right / np.bincount(labels, minlength=10)
+
+
+def _digit_accuracies_by_prediction(predicted, labels):
+    right = np.bincount(labels[predicted == labels], minlength=10)
+    return right / np.bincount(predicted, minlength=10)
+
+
+def _digit_accuracies_without_minlength(predicted, labels):
+    return np.bincount(labels[predicted == labels]) / np.bincount(labels)
+
+
+def _digit_accuracies_zero_if_absent(predicted, labels):
+    right = np.bincount(labels[predicted == labels], minlength=10)
+    images = np.bincount(labels, minlength=10)
+    return np.divide(right, images, out=np.zeros(10), where=images > 0)
+
+
+def _early_stopping(validation_losses, patience):
+    best_loss, best_epoch = np.inf, 0
+    for epoch, loss in enumerate(validation_losses, start=1):
+        if loss < best_loss:
+            best_loss, best_epoch = loss, epoch
+        elif epoch - best_epoch >= patience:
+            return epoch, best_epoch
+    return len(validation_losses), best_epoch
+
+
+def _early_stopping_against_previous(validation_losses, patience):
+    """Counts the epochs since the loss last went down, instead of since the best loss."""
+    best_loss, best_epoch, previous, waiting = np.inf, 0, np.inf, 0
+    for epoch, loss in enumerate(validation_losses, start=1):
+        waiting = 0 if loss < previous else waiting + 1
+        previous = loss
+        if loss < best_loss:
+            best_loss, best_epoch = loss, epoch
+        if waiting >= patience:
+            return epoch, best_epoch
+    return len(validation_losses), best_epoch
+
+
+def _early_stopping_ties_improve(validation_losses, patience):
+    best_loss, best_epoch = np.inf, 0
+    for epoch, loss in enumerate(validation_losses, start=1):
+        if loss <= best_loss:
+            best_loss, best_epoch = loss, epoch
+        elif epoch - best_epoch >= patience:
+            return epoch, best_epoch
+    return len(validation_losses), best_epoch
+
+
+def _early_stopping_one_late(validation_losses, patience):
+    best_loss, best_epoch = np.inf, 0
+    for epoch, loss in enumerate(validation_losses, start=1):
+        if loss < best_loss:
+            best_loss, best_epoch = loss, epoch
+        elif epoch - best_epoch > patience:
+            return epoch, best_epoch
+    return len(validation_losses), best_epoch
+
+
+def _early_stopping_from_zero(validation_losses, patience):
+    trained, kept = _early_stopping(validation_losses, patience)
+    return trained - 1, kept - 1
+
+
+def _conv_input_gradient(weights, grad, *, accumulate=True, rotate=False, first_filter=False):
+    filters, n, out_rows, out_columns = grad.shape
+    k = math.isqrt(weights.shape[1])
+    if rotate:
+        weights = weights.reshape(filters, k, k)[:, ::-1, ::-1].reshape(filters, -1)
+    if first_filter:
+        weights, grad, filters = weights[:1], grad[:1], 1
+    per_patch = (weights.T @ grad.reshape(filters, -1)).reshape(k, k, n, out_rows, out_columns)
+    images_grad = np.zeros((n, out_rows + k - 1, out_columns + k - 1))
+    for i in range(k):
+        for j in range(k):
+            window = images_grad[:, i : i + out_rows, j : j + out_columns]
+            if accumulate:
+                window += per_patch[i, j]
+            else:
+                window[...] = per_patch[i, j]
+    return images_grad
+
+
 def _placeholder(*args, **kwargs): ...  # YOUR CODE HERE
 
 
@@ -284,6 +375,35 @@ CASES = {
         _hidden_delta,
         [_hidden_delta_without_2, _hidden_delta_without_slope, lambda *args: np.zeros(3)],
     ),
+    "digit_accuracies": (
+        _digit_accuracies,
+        [
+            _digit_accuracies_by_prediction,
+            _digit_accuracies_without_minlength,
+            _digit_accuracies_zero_if_absent,
+            lambda predicted, labels: np.bincount(labels[predicted == labels], minlength=10),
+            lambda predicted, labels: np.full(10, np.mean(predicted == labels)),
+        ],
+    ),
+    "early_stopping": (
+        _early_stopping,
+        [
+            _early_stopping_against_previous,
+            _early_stopping_ties_improve,
+            _early_stopping_one_late,
+            _early_stopping_from_zero,
+            lambda validation_losses, patience: int(np.argmin(validation_losses)) + 1,
+        ],
+    ),
+    "conv_input_gradient": (
+        _conv_input_gradient,
+        [
+            functools.partial(_conv_input_gradient, accumulate=False),
+            functools.partial(_conv_input_gradient, rotate=True),
+            functools.partial(_conv_input_gradient, first_filter=True),
+            lambda weights, grad: grad.sum(axis=0),
+        ],
+    ),
 }
 
 
@@ -331,6 +451,54 @@ def test_check_networks_have_active_and_inactive_units():
         assert np.any(pre_activation < 0) and np.any(pre_activation > 0)
 
 
+def _library_of_lesson_4() -> dict:
+    """The functions and classes of lesson 4: its cells tagged `library`, run in a namespace."""
+    (md,) = (path for path in LESSONS if path.name.startswith("04"))
+    namespace: dict = {}
+    for cell in jupytext.read(md).cells:
+        if cell.cell_type == "code" and "library" in _tags(cell):
+            exec(compile(cell.source, f"<{md.stem} library>", "exec"), namespace)
+    return namespace
+
+
+def test_conv_check_follows_the_layout_of_the_lessons_conv2d():
+    """The check's convolution numbers the filter pixels as lesson 4's Conv2D does."""
+    conv2d = _library_of_lesson_4()["Conv2D"]
+    rng = np.random.default_rng(0)
+    for filters, k, shape in [(3, 3, (2, 7, 6)), (2, 5, (1, 9, 8))]:
+        images = rng.normal(size=shape)
+        weights = rng.normal(size=(filters, k * k))
+        expected = conv2d(weights).forward(images)  # its biases start at 0
+        assert np.allclose(checks._conv_forward(images, weights), expected)
+
+
+def test_early_stopping_reference_decides_like_the_lessons_fit(capsys):
+    """The rules the early_stopping check expects are those of lesson 4's fit."""
+    lesson = _library_of_lesson_4()
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        epochs = int(rng.integers(1, 12))
+        losses = list(rng.integers(0, 4, size=epochs) / 4)  # few values: many ties
+        patience = int(rng.integers(1, 5))
+        scripted = iter(losses)
+        lesson["evaluate"] = lambda *args, scripted=scripted: (next(scripted), 0.0)
+        lesson["train_steps"] = lambda *args: 0.0  # no training: the losses are scripted
+        history = lesson["fit"](
+            [],
+            np.zeros((4, 1), np.float32),
+            np.zeros(4, int),
+            epochs=epochs,
+            batch_size=2,
+            learning_rate=0.1,
+            rng=rng,
+            validation=(None, None),
+            patience=patience,
+        )
+        trained = len(history["epoch"])
+        assert _early_stopping(losses, patience) == (trained, history["best_epoch"])
+    capsys.readouterr()  # fit's "early stop" messages
+
+
 # -- The exercises in the lessons ----------------------------------------------------------
 
 
@@ -358,7 +526,7 @@ def test_exercises_of_a_lesson(md):
     nb = jupytext.read(md)
     text = md.read_text(encoding="utf-8")
     solutions = _solution_cells(nb)
-    if not solutions and not md.name.startswith(("01", "02", "03")):
+    if not solutions and not md.name.startswith(CHECKED_LESSONS):
         pytest.skip(f"{md.name} has no exercise solutions yet")
     exercises = re.findall(r"^### \d+\. ", text.split("\n## Exercises\n", 1)[-1], re.MULTILINE)
     assert 3 <= len(exercises) <= 5
@@ -375,7 +543,12 @@ def test_exercises_of_a_lesson(md):
 
 def _solution_namespace():
     """What the lessons' solutions may use from the notebook around them."""
-    return {"np": np, "one_hot_encoding": mnist_lib.one_hot_encoding, "relu2deriv": _relu2deriv}
+    return {
+        "np": np,
+        "math": math,
+        "one_hot_encoding": mnist_lib.one_hot_encoding,
+        "relu2deriv": _relu2deriv,
+    }
 
 
 @pytest.mark.parametrize("md", LESSONS, ids=_lesson_id)
@@ -439,7 +612,7 @@ def test_no_solution_text_survives(md, student_folder):
     secret = {
         line.strip() for line in solutions if not _is_trivial(line) and line.strip() not in public
     }
-    if md.name.startswith(("01", "02", "03")):
+    if md.name.startswith(CHECKED_LESSONS):
         assert secret, f"{md.name} should have exercise solutions"
     student_lines = set().union(*(_lines(cell.source) for cell in student.cells))
     assert sorted(secret & student_lines) == []
@@ -517,7 +690,7 @@ def test_student_edition_runs_and_every_check_says_not_yet(md, student_folder):
     check_cells = [
         cell for cell in nb.cells if cell.cell_type == "code" and CHECK_CALL.search(cell.source)
     ]
-    if md.name.startswith(("01", "02", "03")):
+    if md.name.startswith(CHECKED_LESSONS):
         assert len(check_cells) >= 3
     for cell in check_cells:
         printed = _outputs_text(cell)

@@ -46,8 +46,6 @@ QUICK_LESSON_3 = dict(epochs=2, training_sample=200, test_sample=200)
 # Parameters for the student-edition run: the exercises do not depend on them, and the
 # full lessons run at their defaults under nbval anyway.
 STUDENT_RUN_PARAMETERS = {"03": QUICK_LESSON_3}
-# The lessons whose exercises come with checks (all of them, now that lesson 4 has its own).
-CHECKED_LESSONS = ("01", "02", "03", "04")
 
 
 def _load_student_edition():
@@ -526,8 +524,7 @@ def test_exercises_of_a_lesson(md):
     nb = jupytext.read(md)
     text = md.read_text(encoding="utf-8")
     solutions = _solution_cells(nb)
-    if not solutions and not md.name.startswith(CHECKED_LESSONS):
-        pytest.skip(f"{md.name} has no exercise solutions yet")
+    assert solutions, f"{md.name} has no exercise solutions"
     exercises = re.findall(r"^### \d+\. ", text.split("\n## Exercises\n", 1)[-1], re.MULTILINE)
     assert 3 <= len(exercises) <= 5
     for index, cell in enumerate(nb.cells):
@@ -612,8 +609,7 @@ def test_no_solution_text_survives(md, student_folder):
     secret = {
         line.strip() for line in solutions if not _is_trivial(line) and line.strip() not in public
     }
-    if md.name.startswith(CHECKED_LESSONS):
-        assert secret, f"{md.name} should have exercise solutions"
+    assert secret, f"{md.name} should have exercise solutions"
     student_lines = set().union(*(_lines(cell.source) for cell in student.cells))
     assert sorted(secret & student_lines) == []
     everything = "\n".join(cell.source for cell in student.cells)
@@ -690,8 +686,7 @@ def test_student_edition_runs_and_every_check_says_not_yet(md, student_folder):
     check_cells = [
         cell for cell in nb.cells if cell.cell_type == "code" and CHECK_CALL.search(cell.source)
     ]
-    if md.name.startswith(CHECKED_LESSONS):
-        assert len(check_cells) >= 3
+    assert len(check_cells) >= 3
     for cell in check_cells:
         printed = _outputs_text(cell)
         assert "Not yet: " in printed and "Right!" not in printed, (cell.source, printed)

@@ -40,6 +40,7 @@ __all__ = [
     "my_relu2deriv",
     "inactive_units",
     "hidden_layer_delta",
+    "cross_entropy_gradient",
     "digit_accuracies",
     "early_stopping",
     "conv_input_gradient",
@@ -604,6 +605,54 @@ def hidden_layer_delta(function):
 
 
 # -- Lesson 4 -----------------------------------------------------------------------------
+
+
+def _mean_cross_entropy(scores, labels):
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return -np.mean(log_p[np.arange(len(labels)), labels])
+
+
+@_check("Your gradient matches finite differences of the mean cross-entropy, large scores too.")
+def cross_entropy_gradient(function):
+    """Exercise: `cross_entropy_gradient(scores, labels)`, the gradient of the mean loss."""
+    rng = np.random.default_rng(12)
+    for batch in (1, 4, 7):
+        scores = rng.normal(scale=2.0, size=(batch, 10))
+        labels = rng.integers(0, 10, size=batch)
+        given = scores.copy()
+        try:
+            result = function(given, labels)
+        except Exception as error:
+            raise NotYet(
+                f"your function raised {type(error).__name__}: {error}. The labels are whole "
+                "numbers (one digit per image), not one-hot rows."
+            ) from None
+        if result is None:
+            raise NotYet(PLACEHOLDER_HINT)
+        if not np.array_equal(given, scores):
+            raise NotYet("your function changed the scores it was given; work on a new array.")
+        result = _as_array(result, "The gradient").astype(float)
+        if result.shape != scores.shape:
+            raise NotYet("return one number per score: an array of the same shape as `scores`.")
+        numerical = _numerical_gradient(lambda s: _mean_cross_entropy(s, labels), scores)
+        if np.allclose(result, numerical, atol=1e-7):
+            continue
+        if np.allclose(-result, numerical, atol=1e-7):
+            raise NotYet("your gradient points downhill. The gradient points uphill: P - Y.")
+        if np.allclose(result / batch, numerical, atol=1e-7) and batch > 1:
+            raise NotYet("the loss is the *mean* over the batch: divide by the batch size.")
+        if not np.allclose(result.sum(axis=1), 0, atol=1e-9):
+            raise NotYet(
+                "each row of the gradient should add up to 0, since the probabilities add up "
+                "to 1 and the label's one-hot row does too. Did you subtract the label?"
+            )
+        raise NotYet("compare your gradient with step 3's formula, one image at a time.")
+    large = np.array([[800.0, 10.0, -300.0] + [0.0] * 7])
+    with np.errstate(all="ignore"):
+        result = _as_array(_call(function, large, np.array([0])), "The gradient").astype(float)
+    if not np.all(np.isfinite(result)):
+        raise NotYet("scores in the hundreds overflow `np.exp`: subtract each row's maximum first.")
 
 
 def _digit_accuracies(predicted, labels):

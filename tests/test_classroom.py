@@ -290,6 +290,16 @@ def _early_stopping_from_zero(validation_losses, patience):
     return trained - 1, kept - 1
 
 
+def _cross_entropy_gradient(scores, labels, *, sign=1, mean=True, stable=True, in_place=False):
+    shifted = scores - scores.max(axis=1, keepdims=True) if stable else scores
+    if in_place:
+        scores -= scores.max(axis=1, keepdims=True)
+        shifted = scores
+    probabilities = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    probabilities[np.arange(len(labels)), labels] -= 1
+    return sign * probabilities / (len(labels) if mean else 1)
+
+
 def _conv_input_gradient(weights, grad, *, accumulate=True, rotate=False, first_filter=False):
     filters, n, out_rows, out_columns = grad.shape
     k = math.isqrt(weights.shape[1])
@@ -372,6 +382,16 @@ CASES = {
     "hidden_layer_delta": (
         _hidden_delta,
         [_hidden_delta_without_2, _hidden_delta_without_slope, lambda *args: np.zeros(3)],
+    ),
+    "cross_entropy_gradient": (
+        _cross_entropy_gradient,
+        [
+            functools.partial(_cross_entropy_gradient, sign=-1),
+            functools.partial(_cross_entropy_gradient, mean=False),
+            functools.partial(_cross_entropy_gradient, stable=False),
+            functools.partial(_cross_entropy_gradient, in_place=True),
+            lambda scores, labels: np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True),
+        ],
     ),
     "digit_accuracies": (
         _digit_accuracies,
@@ -457,6 +477,38 @@ def _library_of_lesson_4() -> dict:
         if cell.cell_type == "code" and "library" in _tags(cell):
             exec(compile(cell.source, f"<{md.stem} library>", "exec"), namespace)
     return namespace
+
+
+def test_lesson_4_layers_train_like_train_batches():
+    """Lesson 3's network as a list of layers learns exactly what train_batches learns."""
+    lesson = _library_of_lesson_4()
+    np_ = lesson["np"]
+    rng = np.random.default_rng(3)
+    images = rng.random((600, 784), dtype=np.float32)
+    digits = rng.integers(0, 10, size=600)
+    one_hot = np.eye(10, dtype=np.float32)[digits]
+    weights_1, weights_2 = (
+        w.astype(np.float32) for w in lesson["initialize_weights"](np_.random.default_rng(4), 100)
+    )
+    explicit_1, explicit_2 = weights_1.copy(), weights_2.copy()
+    lesson["train_batches"](
+        images, one_hot, explicit_1, explicit_2, np.float32(0.5), 128,
+        np.random.default_rng(1), output_delta=lesson["cross_entropy_delta"],
+    )
+    rng = np.random.default_rng(1)
+    layers = [
+        lesson["Linear"](weights_1.copy(), bias=False, input_grad=False),
+        lesson["ReLU"](),
+        lesson["Dropout"](rng),
+        lesson["Linear"](weights_2.copy(), bias=False),
+    ]
+    velocities = [np.zeros_like(p) for p in lesson["parameters"](layers)]
+    order = rng.permutation(len(images))
+    rates = np.full(5, 0.5, np.float32)
+    lesson["train_steps"](layers, velocities, images, digits, order, 128, rates, 0.0)
+    assert not np.allclose(layers[0].W, weights_1)  # training moved the weights
+    assert np.allclose(layers[0].W, explicit_1, atol=1e-6)
+    assert np.allclose(layers[3].W, explicit_2, atol=1e-6)
 
 
 def test_conv_check_follows_the_layout_of_the_lessons_conv2d():

@@ -76,3 +76,17 @@ def test_every_figure_has_alt_text(md):
 def test_one_parameters_cell(md):
     tagged = [c for c in jupytext.read(md).cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1
+
+
+def _words(text: str) -> int:
+    return len(text.split())  # what `wc -w` counts
+
+
+def test_lesson_4_fits_in_one_sitting():
+    """Lesson 4's main path (before its exercises) and the whole file stay within budget."""
+    (md,) = (path for path in LESSONS if path.name.startswith("04"))
+    text = md.read_text()
+    main_path = text.split("\n## Exercises\n")[0]
+    assert "## Going further" in text and "## Going further" not in main_path
+    assert _words(main_path) <= 6_500, f"main path: {_words(main_path)} words"
+    assert _words(text) <= 9_000, f"whole lesson: {_words(text)} words"

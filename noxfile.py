@@ -8,6 +8,7 @@
     nox -s serve    serve build/site on http://127.0.0.1:8000
     nox -s sync     bring each .md/.ipynb pair in sync and strip outputs
     nox -s student  the student edition (no solutions) into build/student
+    nox -s library  write lesson 4's library cells into notebooks/lesson4_library.py
     nox -s lint     ruff on the module, tests, wiring and notebooks
     nox -s bench    the speed and memory figures of lesson 4
 
@@ -121,6 +122,13 @@ def student(session: nox.Session) -> None:
     """Write the student edition of the lessons (solutions replaced) into build/student."""
     session.install("jupytext>=1.16")
     session.run("python", "tools/student_edition.py", "--out", "build/student", *session.posargs)
+
+
+@nox.session
+def library(session: nox.Session) -> None:
+    """Write lesson 4's cells tagged `library` into notebooks/lesson4_library.py."""
+    session.install("jupytext>=1.16")
+    session.run("python", "tools/export_library.py", *session.posargs)
 
 
 @nox.session

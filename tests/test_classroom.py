@@ -33,6 +33,7 @@ import nbformat
 import numpy as np
 import pytest
 
+import lesson4_library as lesson
 import mnist_lib
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -469,43 +470,37 @@ def test_check_networks_have_active_and_inactive_units():
         assert np.any(pre_activation < 0) and np.any(pre_activation > 0)
 
 
-def _library_of_lesson_4() -> dict:
-    """The functions and classes of lesson 4: its cells tagged `library`, run in a namespace."""
-    (md,) = (path for path in LESSONS if path.name.startswith("04"))
-    namespace: dict = {}
-    for cell in jupytext.read(md).cells:
-        if cell.cell_type == "code" and "library" in _tags(cell):
-            exec(compile(cell.source, f"<{md.stem} library>", "exec"), namespace)
-    return namespace
-
-
 def test_lesson_4_layers_train_like_train_batches():
     """Lesson 3's network as a list of layers learns exactly what train_batches learns."""
-    lesson = _library_of_lesson_4()
-    np_ = lesson["np"]
     rng = np.random.default_rng(3)
     images = rng.random((600, 784), dtype=np.float32)
     digits = rng.integers(0, 10, size=600)
     one_hot = np.eye(10, dtype=np.float32)[digits]
     weights_1, weights_2 = (
-        w.astype(np.float32) for w in lesson["initialize_weights"](np_.random.default_rng(4), 100)
+        w.astype(np.float32) for w in lesson.initialize_weights(np.random.default_rng(4), 100)
     )
     explicit_1, explicit_2 = weights_1.copy(), weights_2.copy()
-    lesson["train_batches"](
-        images, one_hot, explicit_1, explicit_2, np.float32(0.5), 128,
-        np.random.default_rng(1), output_delta=lesson["cross_entropy_delta"],
+    lesson.train_batches(
+        images,
+        one_hot,
+        explicit_1,
+        explicit_2,
+        np.float32(0.5),
+        128,
+        np.random.default_rng(1),
+        output_delta=lesson.cross_entropy_delta,
     )
     rng = np.random.default_rng(1)
     layers = [
-        lesson["Linear"](weights_1.copy(), bias=False, input_grad=False),
-        lesson["ReLU"](),
-        lesson["Dropout"](rng),
-        lesson["Linear"](weights_2.copy(), bias=False),
+        lesson.Linear(weights_1.copy(), bias=False, input_grad=False),
+        lesson.ReLU(),
+        lesson.Dropout(rng),
+        lesson.Linear(weights_2.copy(), bias=False),
     ]
-    velocities = [np.zeros_like(p) for p in lesson["parameters"](layers)]
+    velocities = [np.zeros_like(p) for p in lesson.parameters(layers)]
     order = rng.permutation(len(images))
     rates = np.full(5, 0.5, np.float32)
-    lesson["train_steps"](layers, velocities, images, digits, order, 128, rates, 0.0)
+    lesson.train_steps(layers, velocities, images, digits, order, 128, rates, 0.0)
     assert not np.allclose(layers[0].W, weights_1)  # training moved the weights
     assert np.allclose(layers[0].W, explicit_1, atol=1e-6)
     assert np.allclose(layers[3].W, explicit_2, atol=1e-6)
@@ -513,7 +508,7 @@ def test_lesson_4_layers_train_like_train_batches():
 
 def test_conv_check_follows_the_layout_of_the_lessons_conv2d():
     """The check's convolution numbers the filter pixels as lesson 4's Conv2D does."""
-    conv2d = _library_of_lesson_4()["Conv2D"]
+    conv2d = lesson.Conv2D
     rng = np.random.default_rng(0)
     for filters, k, shape in [(3, 3, (2, 7, 6)), (2, 5, (1, 9, 8))]:
         images = rng.normal(size=shape)
@@ -522,18 +517,17 @@ def test_conv_check_follows_the_layout_of_the_lessons_conv2d():
         assert np.allclose(checks._conv_forward(images, weights), expected)
 
 
-def test_early_stopping_reference_decides_like_the_lessons_fit(capsys):
+def test_early_stopping_reference_decides_like_the_lessons_fit(capsys, monkeypatch):
     """The rules the early_stopping check expects are those of lesson 4's fit."""
-    lesson = _library_of_lesson_4()
     rng = np.random.default_rng(0)
     for _ in range(200):
         epochs = int(rng.integers(1, 12))
         losses = list(rng.integers(0, 4, size=epochs) / 4)  # few values: many ties
         patience = int(rng.integers(1, 5))
         scripted = iter(losses)
-        lesson["evaluate"] = lambda *args, scripted=scripted: (next(scripted), 0.0)
-        lesson["train_steps"] = lambda *args: 0.0  # no training: the losses are scripted
-        history = lesson["fit"](
+        monkeypatch.setattr(lesson, "evaluate", lambda *args, s=scripted: (next(s), 0.0))
+        monkeypatch.setattr(lesson, "train_steps", lambda *args: 0.0)  # the losses are scripted
+        history = lesson.fit(
             [],
             np.zeros((4, 1), np.float32),
             np.zeros(4, int),

@@ -90,3 +90,16 @@ def test_lesson_4_fits_in_one_sitting():
     assert "## Going further" in text and "## Going further" not in main_path
     assert _words(main_path) <= 6_500, f"main path: {_words(main_path)} words"
     assert _words(text) <= 9_000, f"whole lesson: {_words(text)} words"
+
+
+def test_lesson_4_library_module_is_fresh():
+    """notebooks/lesson4_library.py is exactly what `nox -s library` writes from lesson 4."""
+    import importlib.util
+
+    path = NOTEBOOKS.parent / "tools" / "export_library.py"
+    spec = importlib.util.spec_from_file_location("export_library", path)
+    export_library = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(export_library)
+    module = export_library.MODULE
+    assert module.exists(), "run `nox -s library`"
+    assert module.read_text() == export_library.library_source(), "stale: run `nox -s library`"

@@ -37,7 +37,7 @@ __all__ = [
     "bytes_needed",
     "standardize",
     "accuracy",
-    "my_relu2deriv",
+    "backward_pass",
     "inactive_units",
     "hidden_layer_delta",
     "digit_accuracies",
@@ -509,36 +509,57 @@ def _relative_error(backprop, numerical):
     return np.max(np.abs(backprop - numerical)) / np.max(np.abs(numerical))
 
 
-@_check("my_relu2deriv passes the gradient check, inactive units included.")
-def my_relu2deriv(function):
-    """Exercise: `my_relu2deriv(output)`, ReLU's slope computed from ReLU's output."""
-    outputs = _relu(np.array([-1.5, -0.2, 0.0, 0.3, 2.0]))
-    slope = _as_array(_call(function, outputs), "The slope")
-    if slope.shape != outputs.shape:
-        raise NotYet("return one slope per unit: an array with the shape of `output`.")
-    if slope[outputs > 0].astype(float).tolist() != [1.0, 1.0]:
-        raise NotYet("the slope of an active unit (output > 0) should be 1.")
+@_check("Both gradients have the right shape and sign, and pass the gradient check.")
+def backward_pass(function):
+    """Exercise: `backward_pass(layer_0, weights_1, weights_2, label)` returns both gradients."""
+    layer_0, weights_1, weights_2, label = _gradient_check_network(seed=10)
+    result = _call(function, layer_0, weights_1, weights_2, label)
+    try:
+        gradient_1, gradient_2 = (np.asarray(part, dtype=float) for part in result)
+    except Exception:
+        raise NotYet(
+            "return a pair of arrays, (gradient_1, gradient_2), one gradient per weight matrix."
+        ) from None
+    if gradient_1.shape == weights_2.shape and gradient_2.shape == weights_1.shape:
+        raise NotYet("return the two gradients in the order (gradient_1, gradient_2).")
+    for name, gradient, weights in (("gradient_1", gradient_1, weights_1),
+                                    ("gradient_2", gradient_2, weights_2)):
+        if gradient.shape != weights.shape:
+            raise NotYet(
+                f"{name} should have the shape of the weights it belongs to. Which array "
+                "stands first in the outer product, the layer's input or its delta?"
+            )
 
-    layer_0, weights_1, weights_2, label = _gradient_check_network()
-    pre_activation = layer_0 @ weights_1
-
-    def loss(weights):
+    def loss_1(weights):
         return 0.5 * np.sum((label - _relu(layer_0 @ weights) @ weights_2) ** 2)
 
-    layer_1 = _relu(pre_activation)
-    layer_2_delta = label - layer_1 @ weights_2
-    derivative = _as_array(_call(function, layer_1), "The slope").astype(float)
-    backprop = -np.outer(layer_0, (weights_2 @ layer_2_delta) * derivative)
-    numerical = _numerical_gradient(loss, weights_1)
-    error = _relative_error(backprop, numerical)
-    if not error < 1e-6:
-        wrong = ~np.isclose(backprop, numerical, rtol=1e-5, atol=1e-8).all(axis=0)
-        if np.array_equal(wrong, pre_activation <= 0):
+    def loss_2(weights):
+        return 0.5 * np.sum((label - _relu(layer_0 @ weights_1) @ weights) ** 2)
+
+    inactive = layer_0 @ weights_1 <= 0
+    for name, gradient, numerical in (
+        ("gradient_2", gradient_2, _numerical_gradient(loss_2, weights_2)),
+        ("gradient_1", gradient_1, _numerical_gradient(loss_1, weights_1)),
+    ):
+        error = _relative_error(gradient, numerical)
+        if error < 1e-6:
+            continue
+        if _relative_error(-gradient, numerical) < 1e-6:
             raise NotYet(
-                f"the gradient check fails (relative error {error:.1e}), and only on the "
-                "inactive units, whose output is 0. What is ReLU's slope for them?"
+                f"{name} points downhill, the way the weights should move. That is the "
+                "direction of the update; the gradient points uphill."
             )
-        raise NotYet(f"the gradient check fails (relative error {error:.1e}).")
+        if _relative_error(gradient / 2, numerical) < 1e-6:
+            raise NotYet(
+                f"{name} is twice too large. The loss here is half the squared error."
+            )
+        wrong = ~np.isclose(gradient, numerical, rtol=1e-5, atol=1e-8).all(axis=0)
+        if name == "gradient_1" and wrong.any() and not (wrong & ~inactive).any():
+            raise NotYet(
+                f"{name} fails the gradient check (relative error {error:.1e}) only on the "
+                "inactive hidden units. What is ReLU's slope for them?"
+            )
+        raise NotYet(f"{name} fails the gradient check (relative error {error:.1e}).")
 
 
 @_check("Your function counts the inactive hidden units of every image.")

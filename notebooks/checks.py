@@ -32,6 +32,7 @@ __all__ = [
     "read_label_header",
     "count_digits",
     "read_idx_header",
+    "scale_symmetric",
     "one_hot_checked",
     "one_hot_without_loop",
     "bytes_needed",
@@ -220,7 +221,8 @@ def read_label_header(function):
         for given in (data[:8], data):
             result = _call(function, given)
             try:
-                magic, number = (int(value) for value in result)
+                values = tuple(result)
+                magic, number = (int(value) for value in values)
             except Exception:
                 if len(given) > 8:
                     raise NotYet(
@@ -247,6 +249,11 @@ def read_label_header(function):
                 )
             if number != count:
                 raise NotYet("the count is not right. It is the second 4-byte number.")
+            if not all(isinstance(value, int) and not isinstance(value, bool) for value in values):
+                raise NotYet(
+                    "the numbers are right, but the exercise asks for Python ints. What type "
+                    "does np.frombuffer give each value, and which built-in converts it?"
+                )
 
 
 @_check("Your function counts every digit, also the ones that do not occur.")
@@ -348,6 +355,37 @@ def _check_one_hot_result(function, labels, dimension=None):
         raise NotYet(
             "each row should hold a single 1.0, in the column of its label, and 0.0 elsewhere."
         )
+
+
+@_check("Your function maps 0 to -1, 255 to 1, and every pixel in between on a straight line.")
+def scale_symmetric(function):
+    """Exercise: `scale_symmetric(images)` maps uint8 pixels from [0, 255] to [-1, 1]."""
+    rng = np.random.default_rng(11)
+    cases = [
+        np.arange(256, dtype=np.uint8),
+        rng.integers(0, 256, size=(4, 784)).astype(np.uint8),
+    ]
+    for images in cases:
+        result = _as_array(_call(function, images), "The scaled images")
+        if result.shape != images.shape:
+            raise NotYet("the result should have the shape of the images you were given.")
+        if result.dtype != np.float64:
+            raise NotYet(
+                "the result should hold float64 numbers. Which operations keep uint8, and "
+                "which give floating-point results?"
+            )
+        expected = images / 255 * 2 - 1
+        if np.allclose(result, expected):
+            continue
+        if np.allclose(result, images / 255):
+            raise NotYet("0 should become -1.0, not 0.0: shift the values as well as scaling them.")
+        bright = images > 127
+        if np.allclose(result[~bright], expected[~bright]):
+            raise NotYet(
+                "the dark pixels are right, but some bright ones are not. Did a uint8 "
+                "intermediate result wrap around before the division?"
+            )
+        raise NotYet("0 should become -1.0, 255 should become 1.0, and 127.5 lies halfway.")
 
 
 @_check("Valid labels are encoded, and labels out of range raise ValueError.")

@@ -340,7 +340,13 @@ def _not_implemented(*args, **kwargs):
 CASES = {
     "read_label_header": (
         _label_header,
-        [_label_header_little_endian, _label_header_whole_buffer, lambda data: data[:8]],
+        [
+            _label_header_little_endian,
+            _label_header_whole_buffer,
+            lambda data: data[:8],
+            lambda data: tuple(np.frombuffer(data[:8], dtype=">u4")),  # NumPy uint32, not int
+            lambda data: (float(_label_header(data)[0]), float(_label_header(data)[1])),
+        ],
     ),
     "count_digits": (
         lambda labels: np.bincount(labels, minlength=10),
@@ -349,6 +355,15 @@ CASES = {
     "read_idx_header": (
         _idx_header,
         [_idx_header_unchecked, _idx_header_three_dimensions, lambda data: (data[3], [])],
+    ),
+    "scale_symmetric": (
+        lambda images: images / 127.5 - 1,
+        [
+            lambda images: images * 2 / 255 - 1,  # images * 2 wraps around in uint8
+            lambda images: images / 255,
+            lambda images: (images / 127.5 - 1).astype(np.float32),
+            lambda images: images // 128 * 2 - 1,
+        ],
     ),
     "one_hot_checked": (
         _one_hot_checked,

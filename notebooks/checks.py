@@ -171,6 +171,15 @@ def _as_array(result, what: str) -> np.ndarray:
         raise NotYet(f"{what} should be something NumPy can turn into an array.") from None
 
 
+def _pair_of_arrays(result, hint: str) -> tuple[np.ndarray, np.ndarray]:
+    """The two float arrays a function returned, or a NotYet with the hint."""
+    try:
+        first, second = (np.asarray(part, dtype=float) for part in result)
+    except Exception:
+        raise NotYet(hint) from None
+    return first, second
+
+
 def _syntax_tree(function):
     """The parsed source of a function, or None when the source is not available."""
     try:
@@ -456,12 +465,9 @@ def standardize(function):
     training = rng.random((50, 6)) * 0.8
     test = rng.random((20, 6)) * 0.5 + 0.3
     result = _call(function, training, test)
-    try:
-        scaled_training, scaled_test = (np.asarray(part, dtype=float) for part in result)
-    except Exception:
-        raise NotYet(
-            "return two arrays: the scaled training sample and the scaled test sample."
-        ) from None
+    scaled_training, scaled_test = _pair_of_arrays(
+        result, "return two arrays: the scaled training sample and the scaled test sample."
+    )
     if scaled_training.shape != training.shape or scaled_test.shape != test.shape:
         raise NotYet("each scaled array should have the shape of the array it came from.")
     mean, std = training.mean(), training.std()
@@ -552,16 +558,15 @@ def backward_pass(function):
     """Exercise: `backward_pass(layer_0, weights_1, weights_2, label)` returns both gradients."""
     layer_0, weights_1, weights_2, label = _gradient_check_network(seed=10)
     result = _call(function, layer_0, weights_1, weights_2, label)
-    try:
-        gradient_1, gradient_2 = (np.asarray(part, dtype=float) for part in result)
-    except Exception:
-        raise NotYet(
-            "return a pair of arrays, (gradient_1, gradient_2), one gradient per weight matrix."
-        ) from None
+    gradient_1, gradient_2 = _pair_of_arrays(
+        result, "return a pair of arrays, (gradient_1, gradient_2), one per weight matrix."
+    )
     if gradient_1.shape == weights_2.shape and gradient_2.shape == weights_1.shape:
         raise NotYet("return the two gradients in the order (gradient_1, gradient_2).")
-    for name, gradient, weights in (("gradient_1", gradient_1, weights_1),
-                                    ("gradient_2", gradient_2, weights_2)):
+    for name, gradient, weights in (
+        ("gradient_1", gradient_1, weights_1),
+        ("gradient_2", gradient_2, weights_2),
+    ):
         if gradient.shape != weights.shape:
             raise NotYet(
                 f"{name} should have the shape of the weights it belongs to. Which array "
@@ -588,9 +593,7 @@ def backward_pass(function):
                 "direction of the update; the gradient points uphill."
             )
         if _relative_error(gradient / 2, numerical) < 1e-6:
-            raise NotYet(
-                f"{name} is twice too large. The loss here is half the squared error."
-            )
+            raise NotYet(f"{name} is twice too large. The loss here is half the squared error.")
         wrong = ~np.isclose(gradient, numerical, rtol=1e-5, atol=1e-8).all(axis=0)
         if name == "gradient_1" and wrong.any() and not (wrong & ~inactive).any():
             raise NotYet(

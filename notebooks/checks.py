@@ -32,12 +32,13 @@ __all__ = [
     "read_label_header",
     "count_digits",
     "read_idx_header",
+    "scale_symmetric",
     "one_hot_checked",
     "one_hot_without_loop",
     "bytes_needed",
     "standardize",
     "accuracy",
-    "my_relu2deriv",
+    "backward_pass",
     "inactive_units",
     "hidden_layer_delta",
     "cross_entropy_gradient",
@@ -171,6 +172,15 @@ def _as_array(result, what: str) -> np.ndarray:
         raise NotYet(f"{what} should be something NumPy can turn into an array.") from None
 
 
+def _pair_of_arrays(result, hint: str) -> tuple[np.ndarray, np.ndarray]:
+    """The two float arrays a function returned, or a NotYet with the hint."""
+    try:
+        first, second = (np.asarray(part, dtype=float) for part in result)
+    except Exception:
+        raise NotYet(hint) from None
+    return first, second
+
+
 def _syntax_tree(function):
     """The parsed source of a function, or None when the source is not available."""
     try:
@@ -221,7 +231,8 @@ def read_label_header(function):
         for given in (data[:8], data):
             result = _call(function, given)
             try:
-                magic, number = (int(value) for value in result)
+                values = tuple(result)
+                magic, number = (int(value) for value in values)
             except Exception:
                 if len(given) > 8:
                     raise NotYet(
@@ -248,6 +259,11 @@ def read_label_header(function):
                 )
             if number != count:
                 raise NotYet("the count is not right. It is the second 4-byte number.")
+            if not all(isinstance(value, int) and not isinstance(value, bool) for value in values):
+                raise NotYet(
+                    "the numbers are right, but the exercise asks for Python ints. What type "
+                    "does np.frombuffer give each value, and which built-in converts it?"
+                )
 
 
 @_check("Your function counts every digit, also the ones that do not occur.")
@@ -351,6 +367,37 @@ def _check_one_hot_result(function, labels, dimension=None):
         )
 
 
+@_check("Your function maps 0 to -1, 255 to 1, and every pixel in between on a straight line.")
+def scale_symmetric(function):
+    """Exercise: `scale_symmetric(images)` maps uint8 pixels from [0, 255] to [-1, 1]."""
+    rng = np.random.default_rng(11)
+    cases = [
+        np.arange(256, dtype=np.uint8),
+        rng.integers(0, 256, size=(4, 784)).astype(np.uint8),
+    ]
+    for images in cases:
+        result = _as_array(_call(function, images), "The scaled images")
+        if result.shape != images.shape:
+            raise NotYet("the result should have the shape of the images you were given.")
+        if result.dtype != np.float64:
+            raise NotYet(
+                "the result should hold float64 numbers. Which operations keep uint8, and "
+                "which give floating-point results?"
+            )
+        expected = images / 255 * 2 - 1
+        if np.allclose(result, expected):
+            continue
+        if np.allclose(result, images / 255):
+            raise NotYet("0 should become -1.0, not 0.0: shift the values as well as scaling them.")
+        bright = images > 127
+        if np.allclose(result[~bright], expected[~bright]):
+            raise NotYet(
+                "the dark pixels are right, but some bright ones are not. Did a uint8 "
+                "intermediate result wrap around before the division?"
+            )
+        raise NotYet("0 should become -1.0, 255 should become 1.0, and 127.5 lies halfway.")
+
+
 @_check("Valid labels are encoded, and labels out of range raise ValueError.")
 def one_hot_checked(function):
     """Exercise: `one_hot_checked(labels, dimension=10)` refuses labels out of range."""
@@ -419,12 +466,9 @@ def standardize(function):
     training = rng.random((50, 6)) * 0.8
     test = rng.random((20, 6)) * 0.5 + 0.3
     result = _call(function, training, test)
-    try:
-        scaled_training, scaled_test = (np.asarray(part, dtype=float) for part in result)
-    except Exception:
-        raise NotYet(
-            "return two arrays: the scaled training sample and the scaled test sample."
-        ) from None
+    scaled_training, scaled_test = _pair_of_arrays(
+        result, "return two arrays: the scaled training sample and the scaled test sample."
+    )
     if scaled_training.shape != training.shape or scaled_test.shape != test.shape:
         raise NotYet("each scaled array should have the shape of the array it came from.")
     mean, std = training.mean(), training.std()
@@ -510,36 +554,54 @@ def _relative_error(backprop, numerical):
     return np.max(np.abs(backprop - numerical)) / np.max(np.abs(numerical))
 
 
-@_check("my_relu2deriv passes the gradient check, inactive units included.")
-def my_relu2deriv(function):
-    """Exercise: `my_relu2deriv(output)`, ReLU's slope computed from ReLU's output."""
-    outputs = _relu(np.array([-1.5, -0.2, 0.0, 0.3, 2.0]))
-    slope = _as_array(_call(function, outputs), "The slope")
-    if slope.shape != outputs.shape:
-        raise NotYet("return one slope per unit: an array with the shape of `output`.")
-    if slope[outputs > 0].astype(float).tolist() != [1.0, 1.0]:
-        raise NotYet("the slope of an active unit (output > 0) should be 1.")
+@_check("Both gradients have the right shape and sign, and pass the gradient check.")
+def backward_pass(function):
+    """Exercise: `backward_pass(layer_0, weights_1, weights_2, label)` returns both gradients."""
+    layer_0, weights_1, weights_2, label = _gradient_check_network(seed=10)
+    result = _call(function, layer_0, weights_1, weights_2, label)
+    gradient_1, gradient_2 = _pair_of_arrays(
+        result, "return a pair of arrays, (gradient_1, gradient_2), one per weight matrix."
+    )
+    if gradient_1.shape == weights_2.shape and gradient_2.shape == weights_1.shape:
+        raise NotYet("return the two gradients in the order (gradient_1, gradient_2).")
+    for name, gradient, weights in (
+        ("gradient_1", gradient_1, weights_1),
+        ("gradient_2", gradient_2, weights_2),
+    ):
+        if gradient.shape != weights.shape:
+            raise NotYet(
+                f"{name} should have the shape of the weights it belongs to. Which array "
+                "stands first in the outer product, the layer's input or its delta?"
+            )
 
-    layer_0, weights_1, weights_2, label = _gradient_check_network()
-    pre_activation = layer_0 @ weights_1
-
-    def loss(weights):
+    def loss_1(weights):
         return 0.5 * np.sum((label - _relu(layer_0 @ weights) @ weights_2) ** 2)
 
-    layer_1 = _relu(pre_activation)
-    layer_2_delta = label - layer_1 @ weights_2
-    derivative = _as_array(_call(function, layer_1), "The slope").astype(float)
-    backprop = -np.outer(layer_0, (weights_2 @ layer_2_delta) * derivative)
-    numerical = _numerical_gradient(loss, weights_1)
-    error = _relative_error(backprop, numerical)
-    if not error < 1e-6:
-        wrong = ~np.isclose(backprop, numerical, rtol=1e-5, atol=1e-8).all(axis=0)
-        if np.array_equal(wrong, pre_activation <= 0):
+    def loss_2(weights):
+        return 0.5 * np.sum((label - _relu(layer_0 @ weights_1) @ weights) ** 2)
+
+    inactive = layer_0 @ weights_1 <= 0
+    for name, gradient, numerical in (
+        ("gradient_2", gradient_2, _numerical_gradient(loss_2, weights_2)),
+        ("gradient_1", gradient_1, _numerical_gradient(loss_1, weights_1)),
+    ):
+        error = _relative_error(gradient, numerical)
+        if error < 1e-6:
+            continue
+        if _relative_error(-gradient, numerical) < 1e-6:
             raise NotYet(
-                f"the gradient check fails (relative error {error:.1e}), and only on the "
-                "inactive units, whose output is 0. What is ReLU's slope for them?"
+                f"{name} points downhill, the way the weights should move. That is the "
+                "direction of the update; the gradient points uphill."
             )
-        raise NotYet(f"the gradient check fails (relative error {error:.1e}).")
+        if _relative_error(gradient / 2, numerical) < 1e-6:
+            raise NotYet(f"{name} is twice too large. The loss here is half the squared error.")
+        wrong = ~np.isclose(gradient, numerical, rtol=1e-5, atol=1e-8).all(axis=0)
+        if name == "gradient_1" and wrong.any() and not (wrong & ~inactive).any():
+            raise NotYet(
+                f"{name} fails the gradient check (relative error {error:.1e}) only on the "
+                "inactive hidden units. What is ReLU's slope for them?"
+            )
+        raise NotYet(f"{name} fails the gradient check (relative error {error:.1e}).")
 
 
 @_check("Your function counts the inactive hidden units of every image.")

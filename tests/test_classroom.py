@@ -211,6 +211,27 @@ def _standardize_per_pixel(training, test):
     return (training - mean) / std, (test - mean) / std
 
 
+def _backward_pass(layer_0, weights_1, weights_2, label, derivative=_relu2deriv, sign=-1.0):
+    layer_1 = np.maximum(layer_0 @ weights_1, 0)
+    layer_2_delta = label - layer_1 @ weights_2
+    layer_1_delta = (weights_2 @ layer_2_delta) * derivative(layer_1)
+    return sign * np.outer(layer_0, layer_1_delta), sign * np.outer(layer_1, layer_2_delta)
+
+
+def _backward_pass_transposed(layer_0, weights_1, weights_2, label):
+    gradient_1, gradient_2 = _backward_pass(layer_0, weights_1, weights_2, label)
+    return gradient_1.T, gradient_2.T
+
+
+def _backward_pass_swapped(layer_0, weights_1, weights_2, label):
+    return _backward_pass(layer_0, weights_1, weights_2, label)[::-1]
+
+
+def _backward_pass_full_squared_error(layer_0, weights_1, weights_2, label):
+    gradient_1, gradient_2 = _backward_pass(layer_0, weights_1, weights_2, label)
+    return 2 * gradient_1, 2 * gradient_2
+
+
 def _hidden_delta(layer_2_delta, weights_2, layer_1, dropout_mask):
     return (weights_2 @ layer_2_delta) * _relu2deriv(layer_1) * dropout_mask * 2
 
@@ -330,7 +351,13 @@ def _not_implemented(*args, **kwargs):
 CASES = {
     "read_label_header": (
         _label_header,
-        [_label_header_little_endian, _label_header_whole_buffer, lambda data: data[:8]],
+        [
+            _label_header_little_endian,
+            _label_header_whole_buffer,
+            lambda data: data[:8],
+            lambda data: tuple(np.frombuffer(data[:8], dtype=">u4")),  # NumPy uint32, not int
+            lambda data: (float(_label_header(data)[0]), float(_label_header(data)[1])),
+        ],
     ),
     "count_digits": (
         lambda labels: np.bincount(labels, minlength=10),
@@ -339,6 +366,15 @@ CASES = {
     "read_idx_header": (
         _idx_header,
         [_idx_header_unchecked, _idx_header_three_dimensions, lambda data: (data[3], [])],
+    ),
+    "scale_symmetric": (
+        lambda images: images / 127.5 - 1,
+        [
+            lambda images: images * 2 / 255 - 1,  # images * 2 wraps around in uint8
+            lambda images: images / 255,
+            lambda images: (images / 127.5 - 1).astype(np.float32),
+            lambda images: images // 128 * 2 - 1,
+        ],
     ),
     "one_hot_checked": (
         _one_hot_checked,
@@ -368,9 +404,16 @@ CASES = {
             lambda scores, labels: np.mean(scores.argmax(axis=1) == labels[:, 0]),
         ],
     ),
-    "my_relu2deriv": (
-        _relu2deriv,
-        [lambda output: output >= 0, lambda output: np.ones_like(output), lambda output: 1],
+    "backward_pass": (
+        _backward_pass,
+        [
+            functools.partial(_backward_pass, sign=1.0),  # the updates, not the gradients
+            functools.partial(_backward_pass, derivative=lambda output: output >= 0),
+            _backward_pass_transposed,
+            _backward_pass_swapped,
+            _backward_pass_full_squared_error,
+            lambda layer_0, weights_1, weights_2, label: np.zeros_like(weights_1),
+        ],
     ),
     "inactive_units": (
         lambda images, weights_1: np.sum(images @ weights_1 <= 0, axis=1),
@@ -464,7 +507,7 @@ def test_check_refuses_a_result_instead_of_a_function():
 
 def test_check_networks_have_active_and_inactive_units():
     """The gradient checks are only meaningful if the tiny networks have both kinds of unit."""
-    for seed in (7, 9):
+    for seed in (9, 10):
         layer_0, weights_1, _, _ = checks._gradient_check_network(seed)
         pre_activation = layer_0 @ weights_1
         assert np.any(pre_activation < 0) and np.any(pre_activation > 0)
@@ -590,6 +633,7 @@ def _solution_namespace():
         "np": np,
         "math": math,
         "one_hot_encoding": mnist_lib.one_hot_encoding,
+        "relu": lambda x: np.maximum(x, 0),
         "relu2deriv": _relu2deriv,
     }
 

@@ -103,3 +103,20 @@ def test_lesson_4_library_module_is_fresh():
     module = export_library.MODULE
     assert module.exists(), "run `nox -s library`"
     assert module.read_text() == export_library.library_source(), "stale: run `nox -s library`"
+
+
+def test_study_and_run_times_agree_across_pages():
+    """README's lesson table gives each lesson's study time; TEACHING.md and the site agree."""
+    root = NOTEBOOKS.parent
+    readme = (root / "README.md").read_text()
+    rows = re.findall(
+        r"^\| ([1-4]) \| .*\| (about \d+ min), plus (\d+ min) of exercises \|", readme, re.M
+    )
+    assert [number for number, _, _ in rows] == ["1", "2", "3", "4"], "README's lesson table"
+    teaching = (root / "TEACHING.md").read_text()
+    site = (root / "docs" / "index.md").read_text()
+    for number, study, exercises in rows:
+        assert re.search(
+            rf"^\| {number} \|.*\| {study} \+ {exercises} of exercises \|", teaching, re.M
+        )
+        assert f"| {number} | {study}, plus {exercises} of exercises |" in site

@@ -161,13 +161,18 @@ def write_config(out: Path, timeout: int = CELL_TIMEOUT) -> Path:
     return config
 
 
-def nbgrader(course: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
-    """Run an nbgrader command in the course folder (its config is read from there)."""
-    command = [sys.executable, "-m", "nbgrader", *args]
-    env = dict(kwargs.pop("env", None) or os.environ)
+def nbgrader_command(*args: str) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of an nbgrader command run by this Python."""
+    env = dict(os.environ)
     # nbgrader calls `alembic` by name: the scripts of this Python's environment come first.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    return subprocess.run(command, cwd=course, text=True, capture_output=True, env=env, **kwargs)
+    return [sys.executable, "-m", "nbgrader", *args], env
+
+
+def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run an nbgrader command in the course folder (its config is read from there)."""
+    command, env = nbgrader_command(*args)
+    return subprocess.run(command, cwd=course, text=True, capture_output=True, env=env)
 
 
 def build(out: Path = DEFAULT_OUT, timeout: int = CELL_TIMEOUT) -> list[str]:
@@ -179,19 +184,18 @@ def build(out: Path = DEFAULT_OUT, timeout: int = CELL_TIMEOUT) -> list[str]:
     converted = [(md.stem, source_notebook(jupytext.read(md), md.name)) for md in sources]
     out.mkdir(parents=True, exist_ok=True)
     write_config(out, timeout)
+    for stale in ("source", "release"):  # lessons renamed or removed since the last build
+        shutil.rmtree(out / stale, ignore_errors=True)
     for lesson, nb in converted:
         folder = out / "source" / lesson
-        if folder.exists():
-            shutil.rmtree(folder)
         folder.mkdir(parents=True)
         nbformat.validate(nb)
         nbformat.write(nb, folder / f"{lesson}.ipynb")
         for name in student_edition.SUPPORT_FILES:
             shutil.copy2(student_edition.NOTEBOOKS / name, folder / name)
-    for lesson, _ in converted:
-        done = nbgrader(out, "generate_assignment", lesson, "--force")
-        if done.returncode != 0:
-            raise RuntimeError(f"nbgrader generate_assignment {lesson} failed:\n{done.stderr}")
+    done = nbgrader(out, "generate_assignment", "*", "--force")
+    if done.returncode != 0:
+        raise RuntimeError(f"nbgrader generate_assignment failed:\n{done.stderr}")
     return [lesson for lesson, _ in converted]
 
 

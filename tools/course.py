@@ -57,8 +57,6 @@ CONFIG = """\
 # nbgrader settings of the course, written by tools/course.py.
 c = get_config()  # noqa: F821
 c.CourseDirectory.course_id = "mnist-from-scratch"
-c.CourseDirectory.root = {root!r}
-c.CourseDirectory.db_url = "sqlite:///" + {db!r}
 # The student edition's placeholders (tools/student_edition.py).
 c.ClearSolutions.code_stub = {{"python": {code_stub!r}}}
 c.ClearSolutions.text_stub = {text_stub!r}
@@ -150,8 +148,6 @@ def write_config(out: Path, timeout: int = CELL_TIMEOUT) -> Path:
     config = out / "nbgrader_config.py"
     config.write_text(
         CONFIG.format(
-            root=str(out),
-            db=str(out / "gradebook.db"),
             code_stub=student_edition.PLACEHOLDER,
             text_stub=student_edition.ANSWER_PLACEHOLDER,
             timeout=int(timeout),

@@ -30,6 +30,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,6 +61,7 @@ class Result:
     status: str
     notes: list[str] = field(default_factory=list)
     log: str = ""
+    seconds: float = 0.0
 
     def describe(self) -> str:
         return "; ".join([self.status, *self.notes])
@@ -171,6 +173,7 @@ def grade_submission(
     course_dir: Path, student: str, lesson: str, hidden: list[Path], limit: float
 ) -> Result:
     """Autograde one submission with nbgrader; never raises on a bad submission."""
+    start = time.perf_counter()
     problem = inspect(course_dir / "submitted" / student / lesson, lesson)
     if problem:
         return Result(problem)
@@ -188,7 +191,9 @@ def grade_submission(
         command, env = course.nbgrader_command("autograde", lesson, "--student", student, "--force")
         env.update(JUPYTER_PATH=str(scratch / "jupyter"), JUPYTER_CONFIG_PATH=str(scratch))
         code, log = _run(command, env, course_dir, limit)
-    return _status(code, log, workdir / f"{lesson}.ipynb", limit)
+    result = _status(code, log, workdir / f"{lesson}.ipynb", limit)
+    result.seconds = time.perf_counter() - start
+    return result
 
 
 def _hint(cell) -> str:
@@ -304,7 +309,7 @@ def grade_class(
                 continue
             result = grade_submission(course_dir, student, lesson, hidden, limit)
             results[student][lesson] = result
-            say(f"{student} {lesson}: {result.describe()}")
+            say(f"{student} {lesson}: {result.describe()} ({result.seconds:.1f} s)")
     book, hint_file = write_gradebook(course_dir, results, lessons)
     return results, book, hint_file
 

@@ -9,7 +9,8 @@ the nbgrader process that finds it first on ``JUPYTER_PATH``). With Debian's
   talks to nbgrader over Unix sockets (``KernelManager.transport = "ipc"``);
 - the file system read-only, with the folders in ``hidden`` (the project with the
   lessons' solutions, the course with its sources, submissions and gradebook, the
-  home folder) replaced by empty in-memory folders, and ``/tmp`` empty too;
+  home folder) replaced by empty read-only folders, and ``/tmp`` an empty private
+  folder that disappears with the kernel;
 - writable: the submission's own working folder and the folder of the kernel's
   connection file and sockets; the MNIST cache is bound read-only where the lessons
   look for it;
@@ -64,18 +65,20 @@ def bwrap_argv(
     """
     argv = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--clearenv"]
     argv += ["--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
-    hidden = _outermost([*hidden, "/tmp"])
+    hidden = _outermost(hidden)  # a hidden folder inside /tmp is hidden there too
     for folder in hidden:
-        if str(folder) != "/tmp":
-            argv += ["--tmpfs", str(folder)]
+        argv += ["--tmpfs", str(folder)]
     # Give back what the kernel needs from inside a hidden folder (the Python installation).
     for folder in _outermost(_python_folders()):
-        if any(folder.is_relative_to(h) for h in hidden) and folder.is_dir():
+        inside = any(folder.is_relative_to(h) for h in [*hidden, Path("/tmp")])
+        if inside and folder.is_dir():
             argv += ["--ro-bind", str(folder), str(folder)]
     for source, target in read_only.items():
         argv += ["--ro-bind", str(source), str(target)]
     for folder in writable:
         argv += ["--bind", str(folder), str(folder)]
+    for folder in hidden:  # empty and read-only; /tmp stays a private scratch folder
+        argv += ["--remount-ro", str(folder)]
     for name, value in env.items():
         argv += ["--setenv", name, value]
     return [*argv, "--chdir", str(workdir)]

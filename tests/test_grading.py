@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import socket
 from pathlib import Path
@@ -69,9 +70,11 @@ def _code_cell(text: str):
 
 def _samples(release, source) -> dict[str, nbformat.NotebookNode]:
     """The sample submissions, by student name."""
-    answers, checks = zip(*_answers(source))
+    answers, checks = zip(*_answers(source), strict=True)
     assert len(answers) >= 3 and None not in answers, "lesson 2 needs 3 checked exercises"
-    every = [i for i, c in enumerate(source.cells) if c.metadata.get("nbgrader", {}).get("solution")]
+    every = [
+        i for i, c in enumerate(source.cells) if c.metadata.get("nbgrader", {}).get("solution")
+    ]
     samples = {name: _solved(release, source, every) for name in STUDENTS}
     samples["untouched"] = _solved(release, source, [])
     samples["partly"] = _solved(release, source, answers[:1])
@@ -146,9 +149,14 @@ def graded(grading_tools, grading_course, tmp_path_factory, listener):
     with hints.open(newline="") as file:
         hint_rows = list(csv.DictReader(file))
     return dict(
-        results=results, rows=rows, hints=hint_rows, before=before, watched=watched,
-        outside=outside, checks=grading_tools["course"].checks_of(source),
-    )  # fmt: skip
+        results=results,
+        rows=rows,
+        hints=hint_rows,
+        before=before,
+        watched=watched,
+        outside=outside,
+        checks=grading_tools["course"].checks_of(source),
+    )
 
 
 def _scores(graded, student) -> list[float]:
@@ -196,7 +204,9 @@ def test_every_check_is_worth_points(grading_tools, grading_course):
 def test_a_solution_cell_without_markers_stops_the_build(grading_tools, tmp_path):
     course = grading_tools["course"]
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("def f():\n    return 1", metadata={"tags": ["solution"]})]
+    nb.cells = [
+        nbformat.v4.new_code_cell("def f():\n    return 1", metadata={"tags": ["solution"]})
+    ]
     with pytest.raises(course.student_edition.SolutionMarkerError, match="no"):
         course.source_notebook(nb, "broken.md")
 
@@ -228,7 +238,9 @@ def test_partly_solved_syntax_error_and_endless_loop(graded):
 
 
 def test_hints_are_what_the_checks_said(graded):
-    hints = {(h["student"], h["check"]): h["hint"] for h in graded["hints"] if h["lesson"] == LESSON}
+    hints = {
+        (h["student"], h["check"]): h["hint"] for h in graded["hints"] if h["lesson"] == LESSON
+    }
     for grade_id, _ in graded["checks"]:
         assert hints[("perfect", grade_id)].startswith("Right!")
         assert hints[("untouched", grade_id)].startswith("Not yet:")
@@ -264,10 +276,16 @@ def test_nothing_outside_the_course_changes(graded):
 def test_the_sandbox_holds(graded, grading_course, listener):
     """A submission cannot read the solutions, write outside its folder or use the network."""
     if "prober" not in graded["results"]:
-        pytest.skip("bubblewrap is not installed: grading is unsandboxed")
+        if os.environ.get("REQUIRE_SANDBOX_TEST") == "1":
+            pytest.fail("REQUIRE_SANDBOX_TEST=1 but bubblewrap (bwrap) is not installed")
+        pytest.skip(
+            "bubblewrap is not installed (apt-get install bubblewrap): grading is unsandboxed"
+        )
     notebook = grading_course / "autograded" / "prober" / LESSON / f"{LESSON}.ipynb"
     printed = "".join(
-        o.get("text", "") for c in nbformat.read(notebook, as_version=4).cells for o in c.get("outputs", [])
+        o.get("text", "")
+        for c in nbformat.read(notebook, as_version=4).cells
+        for o in c.get("outputs", [])
     )
     for what, (allowed, _) in PROBES.items():
         assert f"PROBE {what} {'allowed' if allowed else 'blocked'}" in printed, what

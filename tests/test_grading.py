@@ -305,3 +305,13 @@ def test_unsandboxed_grading_says_so_once(grading_tools, grading_course, tmp_pat
     said = []
     grade.grade_class(tmp_path / "class", course_copy, 60, hidden=[], say=said.append)
     assert said.count(grade.UNSANDBOXED) == 1
+
+
+def test_bad_folders_give_clear_errors(grading_tools, grading_course, tmp_path):
+    grade = grading_tools["grade"]
+    with pytest.raises(FileNotFoundError, match="nox -s course"):
+        grade.lessons_of(tmp_path)
+    with pytest.raises(FileNotFoundError, match="no submissions folder"):
+        grade.collect(tmp_path / "nowhere", grading_course)
+    with pytest.raises(FileNotFoundError, match="no student folders"):
+        grade.collect(tmp_path, grading_course)

@@ -95,7 +95,7 @@ def inspect(folder: Path, lesson: str) -> str | None:
 def warm_cache(course_dir: Path) -> Path:
     """A verified copy of the MNIST files in the course's `_data`, for the kernels to read."""
     cache = course_dir / "_data"
-    mirrors = [str(mnist_lib.CACHE_DIR), *mnist_lib.configured_mirrors()]
+    mirrors = [str(mnist_lib.CACHE_DIR), *mnist_lib.configured_mirrors(), *mnist_lib.PUBLIC_MIRRORS]
     for filename in mnist_lib.DATA_SOURCES.values():
         mnist_lib.fetch(filename, cache_dir=cache, mirrors=mirrors, progress=False)
     return cache
@@ -281,12 +281,12 @@ def collect(submissions: Path, course_dir: Path) -> list[str]:
     submissions = submissions.resolve()
     if not submissions.is_dir():
         raise FileNotFoundError(f"no submissions folder {submissions}")
+    students = sorted(p.name for p in submissions.iterdir() if p.is_dir() and p.name[0] not in "._")
+    if not students:
+        raise FileNotFoundError(f"no student folders (<student>/<lesson>/) in {submissions}")
     if submissions != target.resolve():
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(submissions, target, symlinks=True)
-    students = sorted(p.name for p in target.iterdir() if p.is_dir() and p.name[0] not in "._")
-    if not students:
-        raise FileNotFoundError(f"no student folders (<student>/<lesson>/) in {submissions}")
     return students
 
 
@@ -328,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     submissions = args.submissions or args.course / "submitted"
     try:
         _, book, hint_file = grade_class(submissions, args.course, args.limit, hidden=[])
-    except FileNotFoundError as error:
+    except (FileNotFoundError, mnist_lib.MNISTError) as error:
         print(f"grade: {error}", file=sys.stderr)
         return 1
     print(f"wrote {book} and {hint_file}")

@@ -294,17 +294,29 @@ def test_the_sandbox_holds(graded, grading_course, listener):
     assert _scores(graded, "prober") == [float(p) for _, p in graded["checks"]]
 
 
-def test_unsandboxed_grading_says_so_once(grading_tools, grading_course, tmp_path, monkeypatch):
+def test_unsandboxed_grading_works_and_says_so_once(
+    grading_tools, grading_course, tmp_path, monkeypatch
+):
     grade = grading_tools["grade"]
     course_copy = tmp_path / "course"
     shutil.copytree(grading_course, course_copy, ignore=shutil.ignore_patterns("autograded"))
     monkeypatch.setattr(grading_tools["sandbox"], "bubblewrap", lambda: None)
-    for student in ("a", "b"):
+    release, source = _release_and_source(grading_course)
+    for student in ("solver", "garbage"):
         (tmp_path / "class" / student / LESSON).mkdir(parents=True)
-        (tmp_path / "class" / student / LESSON / f"{LESSON}.ipynb").write_text("not json")
+    (tmp_path / "class" / "garbage" / LESSON / f"{LESSON}.ipynb").write_text("not json")
+    nbformat.write(
+        _samples(release, source)["perfect"],
+        tmp_path / "class" / "solver" / LESSON / f"{LESSON}.ipynb",
+    )
     said = []
-    grade.grade_class(tmp_path / "class", course_copy, 60, hidden=[], say=said.append)
+    results, _, _ = grade.grade_class(tmp_path / "class", course_copy, 120, [], said.append)
     assert said.count(grade.UNSANDBOXED) == 1
+    assert results["solver"][LESSON].status == "graded"
+    with (course_copy / "gradebook.csv").open(newline="") as file:
+        rows = {row["student"]: row for row in csv.DictReader(file)}
+    maximum = sum(points for _, points in grading_tools["course"].checks_of(source))
+    assert float(rows["solver"]["total"]) == maximum
 
 
 def test_bad_folders_give_clear_errors(grading_tools, grading_course, tmp_path):

@@ -11,6 +11,8 @@
     nox -s library  write lesson 4's library cells into notebooks/lesson4_library.py
     nox -s lint     ruff on the module, tests, wiring and notebooks
     nox -s bench    the speed and memory figures of lesson 4
+    nox -s course   the lessons as an nbgrader course (source and release) in build/course
+    nox -s grade    autograde build/course/submitted (or the folder after --): gradebook.csv
 
 Set MNIST_MIRRORS to a folder holding the four MNIST .gz files to work
 offline; it is passed through to the notebooks.
@@ -30,6 +32,8 @@ nox.options.reuse_existing_virtualenvs = True
 ROOT = Path(__file__).resolve().parent
 LESSONS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "notebooks").glob("[0-9][0-9]-*.md"))
 TEST_TOOLS = ["pytest>=8", "nbval>=0.11", "ipykernel>=6.29", "papermill>=2.6"]
+# Grading a class (tools/course.py, tools/grade.py): never in requirements.txt.
+GRADING_TOOLS = ["nbgrader>=0.9.5", "ipykernel>=6.29"]
 # The browser test drives Debian's chromium; Playwright's own browsers are never installed.
 BROWSER_TEST_TOOLS = ["playwright>=1.44"]
 SITE = "build/site"
@@ -61,7 +65,7 @@ def _build_site(session: nox.Session, *options: str) -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run the unit tests and every notebook under nbval; with chromium, build and browse the site."""
-    session.install("-r", "requirements.txt", *TEST_TOOLS)
+    session.install("-r", "requirements.txt", *TEST_TOOLS, *GRADING_TOOLS)
     env = {}
     if _chromium():
         session.install("-r", "docs/requirements.txt", *BROWSER_TEST_TOOLS)
@@ -144,3 +148,17 @@ def bench(session: nox.Session) -> None:
     """Print the speed and memory figures of lesson 4 for this machine."""
     session.install("-r", "requirements.txt", "threadpoolctl")
     session.run("python", "benchmarks/benchmark.py", *session.posargs)
+
+
+@nox.session
+def course(session: nox.Session) -> None:
+    """Write the lessons as an nbgrader course into build/course; nbgrader writes release/."""
+    session.install("-r", "requirements.txt", *GRADING_TOOLS)
+    session.run("python", "tools/course.py", "--out", "build/course", *session.posargs)
+
+
+@nox.session
+def grade(session: nox.Session) -> None:
+    """Autograde the submissions of build/course (a folder after -- replaces submitted/)."""
+    session.install("-r", "requirements.txt", *GRADING_TOOLS)
+    session.run("python", "tools/grade.py", "--course", "build/course", *session.posargs)

@@ -30,10 +30,6 @@ def _cells(nb):
     ]
 
 
-def test_there_are_four_lessons():
-    assert len(LESSONS) == 4, [p.name for p in LESSONS]
-
-
 def test_every_ipynb_has_a_markdown_source():
     lonely = [p.name for p in NOTEBOOKS.glob("*.ipynb") if not p.with_suffix(".md").exists()]
     assert lonely == []

@@ -126,19 +126,6 @@ def split_solution(source: str, where: str) -> tuple[str, list[str]]:
     return "\n".join(kept), removed
 
 
-def solution_lines(nb, name: str = "notebook") -> list[str]:
-    """Every line of every solution (code regions and model answers) of a full notebook."""
-    lines: list[str] = []
-    for index, cell in enumerate(nb.cells):
-        if SOLUTION_TAG not in _tags(cell):
-            continue
-        if cell.cell_type == "code":
-            lines += split_solution(cell.source, f"{name}, cell {index}")[1]
-        else:
-            lines += cell.source.splitlines()
-    return lines
-
-
 def student_notebook(nb, name: str = "notebook"):
     """A copy of the full notebook `nb`, turned into its student edition."""
     student = copy.deepcopy(nb)

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
-# Exercise checks (notebooks/checks.py) raise instead of printing "Not yet" when strict, so
+# Exercise checks (notebooks/checks/) raise instead of printing "Not yet" when strict, so
 # nbval's run of the full lessons proves that every check passes on its solution.
 os.environ.setdefault("CHECKS_STRICT", "1")
 

@@ -55,7 +55,7 @@ def _build_site(session: nox.Session, *options: str) -> None:
     strict = [] if os.environ.get("SITE_STRICT") == "0" else ["-W", "--keep-going"]
     start = time.perf_counter()
     # -E: read every page afresh, so every lesson runs again (its outputs may depend on
-    # mnist_lib.py or checks.py, which Sphinx does not watch).
+    # mnist_lib.py or checks/, which Sphinx does not watch).
     session.run(
         "sphinx-build", "-b", "html", "-E", "-d", "build/.doctrees", *strict, *options, "docs", SITE
     )

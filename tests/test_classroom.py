@@ -1,6 +1,6 @@
 """Tests of the classroom kit: exercise checks, student edition, parameterised runs.
 
-- ``notebooks/checks.py``: every check passes a right function, says "Not yet"
+- ``notebooks/checks/``: every check passes a right function, says "Not yet"
   (without crashing or showing a solution) to wrong ones and to the
   placeholder, and raises in strict mode (``CHECKS_STRICT=1``). The checks
   also pass on the solutions as written in the lessons.
@@ -125,7 +125,7 @@ def _run_check(name: str, function, strict: str = "0") -> tuple[bool, str]:
     return bool(verdict), buffer.getvalue()
 
 
-# -- Reference solutions and typical mistakes, for the unit tests of checks.py ----------
+# -- Reference solutions and typical mistakes, for the unit tests of the checks -------
 
 
 def _relu2deriv(output):
@@ -508,7 +508,7 @@ def test_check_refuses_a_result_instead_of_a_function():
 def test_check_networks_have_active_and_inactive_units():
     """The gradient checks are only meaningful if the tiny networks have both kinds of unit."""
     for seed in (9, 10):
-        layer_0, weights_1, _, _ = checks._gradient_check_network(seed)
+        layer_0, weights_1, _, _ = checks.lesson3._gradient_check_network(seed)
         pre_activation = layer_0 @ weights_1
         assert np.any(pre_activation < 0) and np.any(pre_activation > 0)
 
@@ -557,7 +557,7 @@ def test_conv_check_follows_the_layout_of_the_lessons_conv2d():
         images = rng.normal(size=shape)
         weights = rng.normal(size=(filters, k * k))
         expected = conv2d(weights).forward(images)  # its biases start at 0
-        assert np.allclose(checks._conv_forward(images, weights), expected)
+        assert np.allclose(checks.lesson4._conv_forward(images, weights), expected)
 
 
 def test_early_stopping_reference_decides_like_the_lessons_fit(capsys, monkeypatch):
@@ -674,8 +674,9 @@ def student_folder(tmp_path_factory) -> Path:
 def test_student_edition_has_every_lesson_and_module(student_folder):
     for md in LESSONS:
         assert (student_folder / f"{md.stem}.ipynb").is_file()
-    for name in ("mnist_lib.py", "checks.py"):
-        assert (student_folder / name).is_file()
+    assert (student_folder / "mnist_lib.py").is_file()
+    for name in ("__init__.py", "core.py", *(f"lesson{n}.py" for n in range(1, len(LESSONS) + 1))):
+        assert (student_folder / "checks" / name).is_file()
     for name in ("requirements.txt", "README.md", "_data/README.md"):
         assert (student_folder.parent / name).is_file()
 

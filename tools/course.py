@@ -7,7 +7,7 @@ Writes an nbgrader course folder::
     build/course/
       nbgrader_config.py       course settings (placeholders, timeouts, ...)
       source/NN-name/          the teacher's version: NN-name.ipynb with solutions,
-                               mnist_lib.py and checks.py
+                               mnist_lib.py and checks/
       release/NN-name/         the student version, written by nbgrader's own
                                ``generate_assignment``
 
@@ -187,8 +187,7 @@ def build(out: Path = DEFAULT_OUT, timeout: int = CELL_TIMEOUT) -> list[str]:
         folder.mkdir(parents=True)
         nbformat.validate(nb)
         nbformat.write(nb, folder / f"{lesson}.ipynb")
-        for name in student_edition.SUPPORT_FILES:
-            shutil.copy2(student_edition.NOTEBOOKS / name, folder / name)
+        student_edition.copy_support(folder)
     done = nbgrader(out, "generate_assignment", "*", "--force")
     if done.returncode != 0:
         raise RuntimeError(f"nbgrader generate_assignment failed:\n{done.stderr}")

@@ -18,7 +18,7 @@ Reads every lesson ``notebooks/NN-*.md`` (the MyST source) and writes
 
 The output folder has the project's shape: a short README for the students and
 ``requirements.txt`` at the top, the notebooks with ``mnist_lib.py`` and
-``checks.py`` in ``notebooks/``, and an empty ``_data/`` cache beside it (set
+the ``checks`` package in ``notebooks/``, and an empty ``_data/`` cache beside it (set
 ``MNIST_MIRRORS`` to share one copy of the data).
 
 The build fails, naming the lesson and the cell, when a cell tagged
@@ -40,7 +40,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 DEFAULT_OUT = ROOT / "build" / "student"
-SUPPORT_FILES = ("mnist_lib.py", "checks.py")  # from notebooks/
+SUPPORT_FILES = ("mnist_lib.py", "checks")  # from notebooks/: a module and a package
 REQUIREMENTS = ROOT / "requirements.txt"
 
 BEGIN = "### BEGIN SOLUTION"
@@ -68,7 +68,7 @@ run the check cell below it: it says `Right!` or `Not yet:` with a hint.
 Some exercises ask a question instead: write your answer in the cell that
 says "Your answer".
 
-Keep `mnist_lib.py` and `checks.py` next to the notebooks. The first lesson
+Keep `mnist_lib.py` and the `checks` folder next to the notebooks. The first lesson
 you run downloads MNIST (about 11 MB) into the folder `_data`, unless your
 teacher has set `MNIST_MIRRORS` to a shared copy.
 """
@@ -155,12 +155,23 @@ def student_notebook(nb, name: str = "notebook"):
     return student
 
 
+def copy_support(folder: Path, notebooks: Path = NOTEBOOKS) -> None:
+    """Copy what the notebooks import (SUPPORT_FILES) from `notebooks` into `folder`."""
+    for name in SUPPORT_FILES:
+        source = notebooks / name
+        if source.is_dir():
+            ignore = shutil.ignore_patterns("__pycache__")
+            shutil.copytree(source, folder / name, ignore=ignore, dirs_exist_ok=True)
+        else:
+            shutil.copy2(source, folder / name)
+
+
 def build(out: Path = DEFAULT_OUT, notebooks: Path = NOTEBOOKS) -> list[Path]:
     """Write the student edition into `out`; return the notebooks written.
 
     The folder has the project's shape, so it can be handed out as it is:
     ``README.md`` and ``requirements.txt`` at the top, the lessons with
-    ``mnist_lib.py`` and ``checks.py`` in ``notebooks/``, and the empty data
+    ``mnist_lib.py`` and the ``checks`` package in ``notebooks/``, and the empty data
     cache ``_data/`` that ``mnist_lib`` fills.
     """
     out = Path(out)
@@ -177,8 +188,7 @@ def build(out: Path = DEFAULT_OUT, notebooks: Path = NOTEBOOKS) -> list[Path]:
         nbformat.validate(student)
         nbformat.write(student, target)
         written.append(target)
-    for name in SUPPORT_FILES:
-        shutil.copy2(notebooks / name, lesson_dir / name)
+    copy_support(lesson_dir, notebooks)
     if REQUIREMENTS.is_file():
         shutil.copy2(REQUIREMENTS, out / REQUIREMENTS.name)
     (out / "README.md").write_text(STUDENT_README, encoding="utf-8")

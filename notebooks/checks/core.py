@@ -1,0 +1,189 @@
+"""The core of the checks: verdicts, hints, and safe calls of the learner's function."""
+
+from __future__ import annotations
+
+import ast
+import functools
+import inspect
+import os
+import textwrap
+
+import numpy as np
+
+#: A reminder printed when the function still holds the placeholder.
+PLACEHOLDER_HINT = (
+    "your function returned None. Replace the line `...  # YOUR CODE HERE` with your code, "
+    "and end it with a `return` statement."
+)
+
+
+class NotYet(Exception):
+    """Raised inside a check when the learner's function is not right yet."""
+
+
+def strict() -> bool:
+    """True when failing checks should raise (CHECKS_STRICT=1)."""
+    return os.environ.get("CHECKS_STRICT", "") == "1"
+
+
+class Verdict:
+    """What a check returns: true if the exercise is right.
+
+    The check has already printed its message, so in a notebook the verdict
+    itself shows nothing (no stray ``True`` under the message).
+    """
+
+    def __init__(self, passed: bool, text: str):
+        self.passed = passed
+        self.text = text
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __repr__(self) -> str:
+        return f"Verdict({self.passed}, {self.text!r})"
+
+    def _ipython_display_(self) -> None:
+        pass
+
+
+def _report(passed: bool, message: str) -> Verdict:
+    text = f"Right! {message}" if passed else f"Not yet: {message}"
+    print(text)
+    if not passed and strict():
+        raise AssertionError(text)
+    return Verdict(passed, text)
+
+
+def _check(success_message: str):
+    """Turn a function that raises NotYet into a check that prints and returns True/False."""
+
+    def decorate(test):
+        @functools.wraps(test)
+        def run(function) -> Verdict:
+            if not callable(function):
+                return _report(
+                    False,
+                    "pass the function itself to the check, without calling it: "
+                    f"checks.{test.__name__}({test.__name__}), not "
+                    f"checks.{test.__name__}({test.__name__}(...)).",
+                )
+            try:
+                test(function)
+            except NotYet as problem:
+                return _report(False, str(problem))
+            except Exception as problem:  # a result the check could not even inspect
+                return _report(
+                    False,
+                    f"the check could not use what your function returned "
+                    f"({type(problem).__name__}: {problem}). Compare your result's type and "
+                    "shape with what the exercise asks for.",
+                )
+            return _report(True, success_message)
+
+        return run
+
+    return decorate
+
+
+def _call(function, *args, **kwargs):
+    """Call the learner's function on copies of the inputs; turn failures into hints."""
+    args = [arg.copy() if isinstance(arg, np.ndarray) else arg for arg in args]
+    try:
+        result = function(*args, **kwargs)
+    except NotImplementedError:
+        raise NotYet(
+            "your function still raises NotImplementedError. Replace that line with your code."
+        ) from None
+    except MemoryError:
+        raise NotYet(
+            "your function ran out of memory. Can you get the answer without building "
+            "the big array?"
+        ) from None
+    except Exception as error:
+        raise NotYet(
+            f"your function raised {type(error).__name__}: {error}. Try it on a small "
+            "example of your own and compare with what you expect by hand."
+        ) from None
+    if result is None:
+        raise NotYet(PLACEHOLDER_HINT)
+    return result
+
+
+def _raises(function, exception, *args, **kwargs) -> bool:
+    """True if the call raises `exception`; other errors become hints."""
+    try:
+        function(*args, **kwargs)
+    except exception:
+        return True
+    except NotImplementedError:
+        raise NotYet(
+            "your function still raises NotImplementedError. Replace that line with your code."
+        ) from None
+    except Exception as error:
+        raise NotYet(
+            f"your function raised {type(error).__name__} ({error}), but the exercise asks "
+            f"for {exception.__name__}."
+        ) from None
+    return False
+
+
+def _as_array(result, what: str) -> np.ndarray:
+    try:
+        return np.asarray(result)
+    except Exception:
+        raise NotYet(f"{what} should be something NumPy can turn into an array.") from None
+
+
+def _pair_of_arrays(result, hint: str) -> tuple[np.ndarray, np.ndarray]:
+    """The two float arrays a function returned, or a NotYet with the hint."""
+    try:
+        first, second = (np.asarray(part, dtype=float) for part in result)
+    except Exception:
+        raise NotYet(hint) from None
+    return first, second
+
+
+def _syntax_tree(function):
+    """The parsed source of a function, or None when the source is not available."""
+    try:
+        source = textwrap.dedent(inspect.getsource(function))
+        return ast.parse(source)
+    except (OSError, TypeError, SyntaxError):
+        return None
+
+
+def _uses_a_loop(function) -> bool:
+    tree = _syntax_tree(function)
+    if tree is None:
+        return False
+    loops = (ast.For, ast.AsyncFor, ast.While, ast.comprehension)
+    return any(isinstance(node, loops) for node in ast.walk(tree))
+
+
+def _names_used(function) -> set[str]:
+    tree = _syntax_tree(function)
+    if tree is None:
+        return set()
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            names.add(node.attr)
+    return names
+
+
+def _numerical_gradient(loss, weights_1, eps=1e-6):
+    numerical = np.zeros_like(weights_1)
+    for index in np.ndindex(weights_1.shape):
+        nudged = weights_1.copy()
+        nudged[index] += eps
+        up = loss(nudged)
+        nudged[index] -= 2 * eps
+        numerical[index] = (up - loss(nudged)) / (2 * eps)
+    return numerical
+
+
+def _relative_error(backprop, numerical):
+    return np.max(np.abs(backprop - numerical)) / np.max(np.abs(numerical))

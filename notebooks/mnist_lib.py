@@ -13,6 +13,9 @@ way.  It does three things:
 3. ``load_mnist`` does both for the four files and returns
    ``x_train, y_train, x_test, y_test`` as in the NumPy tutorial.
 
+Lesson 4 and its benchmark also use ``use_blas_threads``, which limits the
+threads of the BLAS library behind NumPy's matrix products (see its docstring).
+
 Trust rests on the SHA-256 of each file's *decompressed* payload, which is
 the same whichever way a mirror compressed the file.
 """
@@ -45,6 +48,7 @@ __all__ = [
     "one_hot_encoding",
     "parse_idx",
     "read_idx",
+    "use_blas_threads",
 ]
 
 #: The four files, under the names the NumPy tutorial uses for them.
@@ -322,3 +326,30 @@ def load_mnist(
 def one_hot_encoding(labels: np.ndarray, dimension: int = 10) -> np.ndarray:
     """Encode integer labels as rows of a ``(len(labels), dimension)`` float64 array."""
     return (np.asarray(labels)[:, None] == np.arange(dimension)).astype(np.float64)
+
+
+# --------------------------------------------------------------------------
+# Threads of the matrix products
+# --------------------------------------------------------------------------
+
+
+def use_blas_threads(threads: int | None) -> int | None:
+    """Let NumPy's matrix products use at most ``threads`` threads; return the limit now.
+
+    The BLAS library behind NumPy (OpenBLAS in NumPy's wheels) splits each matrix
+    product over one thread per core, and its threads wait for one another actively.
+    For the small products of a mini-batch, a second thread gains little on an idle
+    machine, but when another program keeps a core busy, a thread that has to wait for
+    a core stalls every product: training can become ten or more times slower.
+
+    The limit applies to the BLAS library that NumPy has already loaded (environment
+    variables such as ``OPENBLAS_NUM_THREADS`` only act before NumPy is imported) and
+    lasts until the next call. ``threads=None`` leaves the limit as it is. Returns the
+    largest thread count of the BLAS libraries found, or None if none was found.
+    """
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    if threads is not None:
+        threadpool_limits(limits=threads, user_api="blas")
+    counts = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+    return max(counts, default=None)

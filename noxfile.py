@@ -9,7 +9,7 @@
     nox -s sync     bring each .md/.ipynb pair in sync and strip outputs
     nox -s student  the student edition (no solutions) into build/student
     nox -s lint     ruff on the module, tests, wiring and notebooks
-    nox -s bench    the speed and memory figures of lesson 4
+    nox -s bench    lesson 4's speed, load and memory figures (-- --torch: with PyTorch)
 
 Set MNIST_MIRRORS to a folder holding the four MNIST .gz files to work
 offline; it is passed through to the notebooks.
@@ -124,8 +124,16 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "format", "--check", "--exclude", "*.ipynb", ".")
 
 
+# Only the benchmark's side-by-side (`nox -s bench -- --torch`) installs PyTorch, never the
+# tutorial. Pick a CPU build: on Linux, PyPI's default wheel pulls in CUDA (several GB); set
+# PIP_INDEX_URL=https://download.pytorch.org/whl/cpu if your index has no CPU-only wheel.
+TORCH = "torch==2.13.0"
+
+
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Print the speed and memory figures of lesson 4 for this machine."""
-    session.install("-r", "requirements.txt", "threadpoolctl")
+    """Print lesson 4's speed, load, recipe and memory figures (-- --torch: PyTorch beside it)."""
+    session.install("-r", "requirements.txt")
+    if "--torch" in session.posargs:
+        session.install(TORCH)
     session.run("python", "benchmarks/benchmark.py", *session.posargs)

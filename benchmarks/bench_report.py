@@ -42,11 +42,22 @@ def report_loops(bench, records):
     epoch_seconds = [t for run in seeds for t in run["epoch_seconds"]]
     rates = [len(bench.images) / t for t in epoch_seconds]
     print("\nSamples per second")
-    row("per-sample loop (lesson 3, 784-100-10, float64)", spread(loops["per_sample_rates"], "/s", 0))
+    row(
+        "per-sample loop (lesson 3, 784-100-10, float64)",
+        spread(loops["per_sample_rates"], "/s", 0),
+    )
     batch = bench.lesson["batch_size"]
-    row(f"mini-batch loop (step 2, 784-100-10, float32, batch {batch})", spread(loops["mini_batch_rates"], "/s", 0))
-    row(f"best model (784-{bench.sizes[1]}-10, batch {bench.batch_size}, momentum)", spread(rates, "/s", 0))
-    speed_up = statistics.median(loops["mini_batch_rates"]) / statistics.median(loops["per_sample_rates"])
+    row(
+        f"mini-batch loop (step 2, 784-100-10, float32, batch {batch})",
+        spread(loops["mini_batch_rates"], "/s", 0),
+    )
+    row(
+        f"best model (784-{bench.sizes[1]}-10, batch {bench.batch_size}, momentum)",
+        spread(rates, "/s", 0),
+    )
+    speed_up = statistics.median(loops["mini_batch_rates"]) / statistics.median(
+        loops["per_sample_rates"]
+    )
     row("speed-up of the mini-batch loop over the per-sample loop", f"{speed_up:.0f}x")
     row("best model: seconds per epoch (every epoch of every seed)", spread(epoch_seconds))
 
@@ -62,7 +73,10 @@ def report_seeds(bench, records):
         row(f"  first at epoch {epoch}", f"{count}")
     finals = [run["accuracies"][-1] for run in runs]
     row("test accuracy after the last epoch", spread(finals, "", 4))
-    row(f"time to {target:.0%} (training only, seeds that reach it)", spread([run["seconds_to_target"] for run in reached]))
+    row(
+        f"time to {target:.0%} (training only, seeds that reach it)",
+        spread([run["seconds_to_target"] for run in reached]),
+    )
     row("per seed", " ".join(f"{run['accuracies'][-1]:.4f}" for run in runs))
 
 
@@ -72,11 +86,20 @@ def report_gemm(bench, records):
     achieved = [flops / t / 1e9 for run in seeds for t in run["epoch_seconds"]]
     loop = statistics.median(achieved)
     print(f"\nMatrix products (GEMM), float32, {bench.threads} BLAS thread(s)")
-    row(f"peak on one batch's shapes ({bench.batch_size} images)", spread(gemm["batch_peaks"], "GFLOP/s", 1))
+    row(
+        f"peak on one batch's shapes ({bench.batch_size} images)",
+        spread(gemm["batch_peaks"], "GFLOP/s", 1),
+    )
     row("peak on a 1024 x 1024 x 1024 product", spread(gemm["square_peaks"], "GFLOP/s", 1))
     row("the whole training loop (every epoch of every seed)", spread(achieved, "GFLOP/s", 1))
-    row("fraction of the batch-shape peak (medians)", f"{loop / statistics.median(gemm['batch_peaks']):.0%}")
-    row("fraction of the 1024 x 1024 peak (medians)", f"{loop / statistics.median(gemm['square_peaks']):.0%}")
+    row(
+        "fraction of the batch-shape peak (medians)",
+        f"{loop / statistics.median(gemm['batch_peaks']):.0%}",
+    )
+    row(
+        "fraction of the 1024 x 1024 peak (medians)",
+        f"{loop / statistics.median(gemm['square_peaks']):.0%}",
+    )
     all_cores = statistics.median(gemm["square_peaks_all_cores"])
     row("for comparison: 1024 x 1024 peak with a thread per core", f"{all_cores:.1f} GFLOP/s")
     row("operations counted per epoch", f"{flops / 1e9:.1f} GFLOP")
@@ -86,23 +109,34 @@ def report_load(records):
     load = records["load"]
     print("\nUnder load: seconds per epoch, quiet and with one busy process (interleaved)")
     for count in load["counts"]:
-        quiet, busy = load["epoch_seconds"][f"{count} quiet"], load["epoch_seconds"][f"{count} load"]
+        quiet, busy = (
+            load["epoch_seconds"][f"{count} quiet"],
+            load["epoch_seconds"][f"{count} load"],
+        )
         row(f"{count} BLAS thread(s), quiet", spread(quiet))
         row(f"{count} BLAS thread(s), one busy process", spread(busy))
-        row(f"{count} BLAS thread(s), under load / quiet (medians)", f"{statistics.median(busy) / statistics.median(quiet):.2f}x")
+        row(
+            f"{count} BLAS thread(s), under load / quiet (medians)",
+            f"{statistics.median(busy) / statistics.median(quiet):.2f}x",
+        )
 
 
 def report_torch(bench, records):
     torch = records.get("torch")
     if not torch:
         return
-    print(f"\nSide by side with PyTorch {torch['version']} ({torch['threads']} thread(s)), same network and recipe")
+    print(
+        f"\nSide by side with PyTorch {torch['version']} ({torch['threads']} thread(s)), same network and recipe"
+    )
     row("NumPy: seconds per epoch", spread(torch["numpy_epoch"]))
     row("PyTorch: seconds per epoch", spread(torch["torch_epoch"]))
     row("NumPy / PyTorch per epoch, per round", spread(torch["epoch_ratios"], "", 2))
     row(f"NumPy: time to {bench.target:.0%}", spread(torch["numpy_to_target"]))
     row(f"PyTorch: time to {bench.target:.0%}", spread(torch["torch_to_target"]))
-    row(f"NumPy / PyTorch time to {bench.target:.0%}, per round", spread(torch["target_ratios"], "", 2))
+    row(
+        f"NumPy / PyTorch time to {bench.target:.0%}, per round",
+        spread(torch["target_ratios"], "", 2),
+    )
     row("PyTorch test accuracy after the last epoch", spread(torch["torch_final"], "", 4))
 
 

@@ -99,7 +99,9 @@ def measure_torch(bench, rounds):
         )
         record["numpy_epoch"] += numpy_epochs
         record["torch_epoch"] += torch_epochs
-        record["epoch_ratios"].append(statistics.median(numpy_epochs) / statistics.median(torch_epochs))
+        record["epoch_ratios"].append(
+            statistics.median(numpy_epochs) / statistics.median(torch_epochs)
+        )
         record["numpy_to_target"].append(numpy_target)
         record["torch_to_target"].append(torch_target)
         record["torch_final"].append(final)

@@ -15,7 +15,6 @@ import argparse
 import os
 import platform
 import resource
-import statistics
 import subprocess
 import sys
 import time
@@ -33,6 +32,7 @@ LOAD_SAMPLE = 12_000  # images per timed run under load (all cores collapse: kee
 sys.path[:0] = [str(NOTEBOOKS), str(Path(__file__).resolve().parent)]
 
 from bench_report import epoch_times, first_epoch_at, report  # noqa: E402
+
 from mnist_lib import load_mnist, one_hot_encoding, use_blas_threads  # noqa: E402
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import statistics
 
+SQUARE = 1024  # the side of the square product that stands for the machine's limit
+
 
 def epoch_times(history):
     """Training seconds of each epoch, from fit's cumulative history."""
@@ -85,24 +87,23 @@ def report_gemm(bench, records):
     flops = bench.training_flops_per_epoch
     achieved = [flops / t / 1e9 for run in seeds for t in run["epoch_seconds"]]
     loop = statistics.median(achieved)
-    print(f"\nMatrix products (GEMM), float32, {bench.threads} BLAS thread(s)")
-    row(
-        f"peak on one batch's shapes ({bench.batch_size} images)",
-        spread(gemm["batch_peaks"], "GFLOP/s", 1),
-    )
-    row("peak on a 1024 x 1024 x 1024 product", spread(gemm["square_peaks"], "GFLOP/s", 1))
+    print(f"\nMatrix products (GEMM), float32; the lesson's threads: {bench.threads}")
     row("the whole training loop (every epoch of every seed)", spread(achieved, "GFLOP/s", 1))
-    row(
-        "fraction of the batch-shape peak (medians)",
-        f"{loop / statistics.median(gemm['batch_peaks']):.0%}",
-    )
-    row(
-        "fraction of the 1024 x 1024 peak (medians)",
-        f"{loop / statistics.median(gemm['square_peaks']):.0%}",
-    )
-    all_cores = statistics.median(gemm["square_peaks_all_cores"])
-    row("for comparison: 1024 x 1024 peak with a thread per core", f"{all_cores:.1f} GFLOP/s")
     row("operations counted per epoch", f"{flops / 1e9:.1f} GFLOP")
+    for count in gemm["counts"]:
+        batch, square = gemm["peaks"]["batch", count], gemm["peaks"]["square", count]
+        row(
+            f"{count} thread(s): peak on one batch's shapes ({bench.batch_size} images)",
+            spread(batch, "GFLOP/s", 1),
+        )
+        row(
+            f"{count} thread(s): peak on a {SQUARE} x {SQUARE} x {SQUARE} product",
+            spread(square, "GFLOP/s", 1),
+        )
+        fractions = (
+            f"{loop / statistics.median(batch):.0%} / {loop / statistics.median(square):.0%}"
+        )
+        row(f"{count} thread(s): loop's fraction of those two peaks (medians)", fractions)
 
 
 def report_load(records):

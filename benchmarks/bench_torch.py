@@ -3,7 +3,8 @@
 Only ``nox -s bench -- --torch`` installs PyTorch; the tutorial never needs it. Both sides
 train the same network from the very same starting weights, on the same shuffled batches
 (index batching: ``images[batch]``), with the same learning-rate schedule and momentum, and
-the same number of threads. PyTorch's SGD keeps its momentum as ``m * v + gradient`` and
+the same number of threads (with the lesson's "auto", PyTorch gets every core, its default,
+and NumPy every core while the machine is otherwise idle). PyTorch's SGD keeps its momentum as ``m * v + gradient`` and
 multiplies by the learning rate afterwards; the lesson's ``m * v - rate * gradient`` differs
 only while the rate changes, by a negligible amount here.
 """
@@ -69,7 +70,7 @@ def measure_torch(bench, rounds):
     """Interleaved rounds of NumPy and PyTorch on seeds 0, 1, ...; per-round time ratios."""
     import torch
 
-    torch.set_num_threads(bench.threads)
+    torch.set_num_threads(bench.cores if bench.threads == "auto" else bench.threads)
     test_images, test_labels = bench.test_set
     data = [
         torch.from_numpy(bench.images),

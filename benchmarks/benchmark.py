@@ -27,18 +27,17 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 LESSON = NOTEBOOKS / "04-take-the-next-steps.md"
 RUN_TAGS = {"parameters", "library"}
-SQUARE = 1024  # the side of the square product that stands for the machine's limit
 LOAD_SAMPLE = 12_000  # images per timed run under load (all cores collapse: keep it short)
 sys.path[:0] = [str(NOTEBOOKS), str(Path(__file__).resolve().parent)]
 
-from bench_report import epoch_times, first_epoch_at, report  # noqa: E402
+from bench_report import SQUARE, epoch_times, first_epoch_at, report  # noqa: E402
 
 from mnist_lib import load_mnist, one_hot_encoding, use_blas_threads  # noqa: E402
 
 
 def parse_arguments(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--threads", type=int, help="BLAS threads (default: the lesson's)")
+    parser.add_argument("--threads", type=int, help="BLAS threads (default: the lesson's, auto)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per figure (3)")
     parser.add_argument("--seeds", type=int, default=10, help="seeds of the recipe check (10)")
     parser.add_argument("--torch", action="store_true", help="also train the network in PyTorch")
@@ -68,7 +67,8 @@ class Bench:
 
     def __init__(self, threads=None):
         self.lesson = lesson = lesson_code()
-        self.threads = threads or lesson.get("blas_threads") or os.cpu_count()
+        self.threads = threads or lesson.get("blas_threads", "auto")
+        self.cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
         x_train, self.y_train, x_test, self.y_test = load_mnist(progress=False)
         self.x_train = x_train
         self.images = lesson["scale_images"](x_train)
@@ -193,17 +193,23 @@ def training_flops(sizes, samples):
     return sum(2 * a[0] * a[1] * b[1] for a, b in batch_shapes(sizes, samples))
 
 
+def thread_counts(bench):
+    """The thread settings worth comparing: the bench's ("auto" or a number), 1, every core."""
+    return list(dict.fromkeys([bench.threads, 1, bench.cores]))
+
+
 def measure_gemm(bench, repeats):
-    """GEMM peaks: one batch's products and the square product, at the bench's thread count."""
-    square = [((SQUARE, SQUARE), (SQUARE, SQUARE))]
-    record = {"batch_peaks": [], "square_peaks": [], "square_peaks_all_cores": []}
+    """GEMM peaks, one batch's products and the square product, with 1 thread and every core."""
+    shapes = {"batch": batch_shapes(bench.sizes, bench.batch_size)}
+    shapes["square"] = [((SQUARE, SQUARE), (SQUARE, SQUARE))]
+    counts = sorted({1, bench.cores})
+    record = {(kind, count): [] for kind in shapes for count in counts}
     for _ in range(repeats):
-        record["batch_peaks"].append(gemm_speed(batch_shapes(bench.sizes, bench.batch_size)))
-        record["square_peaks"].append(gemm_speed(square))
-        use_blas_threads(os.cpu_count())
-        record["square_peaks_all_cores"].append(gemm_speed(square))
-        use_blas_threads(bench.threads)
-    return record
+        for kind, count in record:
+            use_blas_threads(count)
+            record[kind, count].append(gemm_speed(shapes[kind]))
+    use_blas_threads(bench.threads)
+    return {"counts": counts, "peaks": record}
 
 
 class BusyProcess:
@@ -228,12 +234,12 @@ class BusyProcess:
 def measure_load(bench, repeats):
     """Seconds per epoch of the recipe, quiet and with a busy process, interleaved.
 
-    Timed on LOAD_SAMPLE images (scaled to a full epoch) at the bench's thread count and
-    with one thread per core, to show what the thread count protects against.
+    Timed on LOAD_SAMPLE images (scaled to a full epoch) with each of thread_counts(), to
+    show what the lesson's setting protects against.
     """
     images, labels = bench.images[:LOAD_SAMPLE], bench.y_train[:LOAD_SAMPLE]
     per_epoch = len(bench.images) / LOAD_SAMPLE
-    counts = sorted({bench.threads, os.cpu_count()})
+    counts = thread_counts(bench)
     record = {f"{c} {load}": [] for c in counts for load in ("quiet", "load")}
     for _ in range(repeats):
         for count in counts:
@@ -289,7 +295,7 @@ def describe_machine(bench, args):
         "cores": f"{os.cpu_count()} logical, {len(os.sched_getaffinity(0))} usable",
         "software": f"Python {platform.python_version()}, NumPy {np.__version__}",
         "BLAS": ", ".join(pools) or "unknown",
-        "threads": f"{bench.threads} BLAS thread(s) for the lesson's code"
+        "threads": f"BLAS threads for the lesson's code: {bench.threads}"
         + "".join(f", {name}={os.environ[name]}" for name in names if name in os.environ),
         "load": "load average {:.2f} {:.2f} {:.2f} at the start".format(*os.getloadavg()),
         "repeats": f"{args.repeats}; seeds {args.seeds}; figures are median (min-max)",

@@ -1,27 +1,12 @@
-"""Speed and memory figures of lesson 4, measured on the machine it runs on.
+"""Speed, robustness and memory figures of lesson 4, measured on the machine it runs on.
 
-    python benchmarks/benchmark.py [--threads N] [--repeats R]
+    python benchmarks/benchmark.py [--threads N] [--repeats R] [--seeds S] [--torch]
 
-The benchmark runs the lesson's own code. It reads
-``notebooks/04-take-the-next-steps.md`` with jupytext and executes the cells tagged
-``parameters`` and ``library`` (the cells that only define functions and classes, like
-d2l's ``#@save``), so what it measures is exactly the code the lesson teaches, with the
-lesson's hyperparameters. It prints:
-
-- the machine: processor, cores, NumPy, BLAS and thread settings;
-- samples per second of lesson 3's per-sample loop (``float64``, as in lesson 3) and of
-  the mini-batch loops (step 2's network and the best model, both ``float32``);
-- the time to 98 % test accuracy of the best model's recipe (training time only; the
-  test set is evaluated after each epoch, outside the timed region);
-- the GEMM peak: GFLOP/s of NumPy's matrix products alone, with the shapes and layouts
-  of one training batch; the GFLOP/s that the whole training loop reaches; and the
-  fraction of the peak;
-- peak memory: the process's maximum resident set size, and the peak of the memory
-  that NumPy allocated during one training run (tracemalloc).
-
-``--threads N`` limits BLAS and OpenMP to N threads (it sets OMP_NUM_THREADS and
-OPENBLAS_NUM_THREADS before NumPy is imported). Set MNIST_MIRRORS to a local copy of
-MNIST to run offline.
+The benchmark runs the lesson's own code: it reads ``notebooks/04-take-the-next-steps.md``
+with jupytext and executes the cells tagged ``parameters`` and ``library``, so it times the
+code the lesson teaches, with the lesson's recipe and the lesson's number of BLAS threads
+(``blas_threads``; ``--threads N`` overrides it). Each measurement returns a record; one
+report prints them all. See ``benchmarks/README.md`` for what each figure means.
 """
 
 from __future__ import annotations
@@ -30,24 +15,33 @@ import argparse
 import os
 import platform
 import resource
-import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 LESSON = NOTEBOOKS / "04-take-the-next-steps.md"
 RUN_TAGS = {"parameters", "library"}
+LOAD_SAMPLE = 12_000  # images per timed run under load (all cores collapse: keep it short)
+sys.path[:0] = [str(NOTEBOOKS), str(Path(__file__).resolve().parent)]
+
+from bench_report import SQUARE, epoch_times, first_epoch_at, report  # noqa: E402
+
+from mnist_lib import load_mnist, one_hot_encoding, use_blas_threads  # noqa: E402
 
 
 def parse_arguments(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--threads", type=int, help="limit BLAS/OpenMP to this many threads")
-    parser.add_argument(
-        "--repeats", type=int, default=3, help="timed runs of each measurement (default 3)"
-    )
+    parser.add_argument("--threads", type=int, help="BLAS threads (default: the lesson's, auto)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per figure (3)")
+    parser.add_argument("--seeds", type=int, default=10, help="seeds of the recipe check (10)")
+    parser.add_argument("--torch", action="store_true", help="also train the network in PyTorch")
+    parser.add_argument("--rounds", type=int, default=6, help="NumPy/PyTorch rounds (6)")
     return parser.parse_args(argv)
 
 
@@ -68,37 +62,44 @@ def lesson_code(path=LESSON):
     return namespace
 
 
-def processor_name():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+class Bench:
+    """The lesson's code and recipe, the data, and the thread count of the measurements."""
 
+    def __init__(self, threads=None):
+        self.lesson = lesson = lesson_code()
+        self.threads = threads or lesson.get("blas_threads", "auto")
+        self.cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+        x_train, self.y_train, x_test, self.y_test = load_mnist(progress=False)
+        self.x_train = x_train
+        self.images = lesson["scale_images"](x_train)
+        self.test_set = (lesson["scale_images"](x_test), self.y_test)
+        self.sizes = [lesson["pixels_per_image"], lesson["best_hidden_size"], lesson["num_labels"]]
+        self.batch_size = lesson.get("best_batch_size", lesson["batch_size"])
+        self.epochs, self.target = lesson["best_epochs"], lesson["target_accuracy"]
+        self.seed = lesson["seed"]
+        self.training_flops_per_epoch = training_flops(self.sizes, len(self.images))
 
-def blas_description(np):
-    try:
-        config = np.show_config(mode="dicts")
-        blas = config["Build Dependencies"]["blas"]
-        return f"{blas.get('name', '?')} {blas.get('version', '')}".strip()
-    except Exception:  # older NumPy, or a build without the information
-        return "unknown"
+    def build(self, seed):
+        """The best model's starting layers and the generator that then shuffles the batches."""
+        rng = np.random.default_rng(seed)
+        layers = self.lesson["build_mlp"](self.sizes, rng, init="he", bias=True, dropout=False)
+        return layers, rng
 
-
-def thread_description():
-    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-    settings = ", ".join(f"{name}={os.environ[name]}" for name in names if name in os.environ)
-    try:
-        from threadpoolctl import threadpool_info
-
-        pools = ", ".join(
-            f"{pool['internal_api']} {pool['num_threads']} threads" for pool in threadpool_info()
+    def train(self, seed, images=None, labels=None, test_set=None, epochs=None):
+        """Train the best model's recipe; return fit's history (training seconds per epoch)."""
+        layers, rng = self.build(seed)
+        return self.lesson["fit"](
+            layers,
+            self.images if images is None else images,
+            self.y_train if labels is None else labels,
+            epochs=epochs or self.epochs,
+            batch_size=self.batch_size,
+            learning_rate=self.lesson["best_learning_rate"],
+            final_learning_rate=0.0,
+            momentum=self.lesson["momentum"],
+            rng=rng,
+            validation=test_set,  # fit calls it validation; here it is the test set
         )
-    except ImportError:
-        pools = "threadpoolctl not installed"
-    return f"{settings or 'no thread variables set'}; {pools}"
 
 
 def timed(function, repeats):
@@ -111,164 +112,204 @@ def timed(function, repeats):
     return times
 
 
-def spread(values, unit="s", digits=2):
-    """'median (min-max)' of a list of numbers."""
-    if len(values) == 1:
-        return f"{values[0]:.{digits}f} {unit}"
-    low, high = min(values), max(values)
-    return f"{statistics.median(values):.{digits}f} {unit} ({low:.{digits}f}-{high:.{digits}f})"
-
-
-def main(argv=None):
-    args = parse_arguments(argv)
-    if args.threads:
-        for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[name] = str(args.threads)
-
-    import numpy as np  # after the thread settings, which BLAS reads when it loads
-
-    sys.path.insert(0, str(NOTEBOOKS))
-    from mnist_lib import load_mnist, one_hot_encoding
-
-    lesson = lesson_code()
-    seed, batch_size = lesson["seed"], lesson["batch_size"]
-    scale_images, fit, evaluate = lesson["scale_images"], lesson["fit"], lesson["evaluate"]
-    build_mlp = lesson["build_mlp"]
-
-    print("Lesson 4 benchmark")
-    print(f"  machine:    {processor_name()}, {platform.machine()}")
-    print(f"  cores:      {os.cpu_count()} logical, {len(os.sched_getaffinity(0))} usable")
-    print(f"  software:   Python {platform.python_version()}, NumPy {np.__version__}")
-    print(f"  BLAS:       {blas_description(np)}")
-    print(f"  threads:    {thread_description()}")
-    print(f"  repeats:    {args.repeats} (figures are median (min-max) where repeated)")
-    print()
-
-    x_train, y_train, x_test, y_test = load_mnist()
-    training_images = scale_images(x_train)
-    test_images = scale_images(x_test)
-    n_train = len(training_images)
-
-    # 1. Lesson 3's per-sample loop, float64, on the lesson's timing slice.
+def measure_loops(bench, repeats):
+    """Samples per second of lesson 3's per-sample loop and step 2's mini-batch loop."""
+    lesson, rng_seed = bench.lesson, bench.seed
     sample = lesson["timing_sample"]
-    slice_images = x_train[:sample] / 255
-    slice_labels = one_hot_encoding(y_train[:sample])
+    slice_images = bench.x_train[:sample] / 255
+    slice_labels = one_hot_encoding(bench.y_train[:sample])
+    labels = one_hot_encoding(bench.y_train).astype(np.float32)
+
+    def start_weights(rng, dtype):
+        return [w.astype(dtype) for w in lesson["initialize_weights"](rng, lesson["hidden_size"])]
 
     def per_sample_epoch():
-        rng = np.random.default_rng(seed)
-        weights_1, weights_2 = lesson["initialize_weights"](rng, lesson["hidden_size"])
+        rng = np.random.default_rng(rng_seed)
+        weights = start_weights(rng, np.float64)
         lesson["train_per_sample"](
-            slice_images, slice_labels, weights_1, weights_2, lesson["learning_rate"], rng
+            slice_images, slice_labels, *weights, lesson["learning_rate"], rng
         )
-
-    per_sample_rates = [sample / t for t in timed(per_sample_epoch, args.repeats)]
-
-    # 2. Step 2's mini-batch loop: the same network, float32, one epoch of 60,000 images.
-    training_labels = one_hot_encoding(y_train).astype(np.float32)
 
     def mini_batch_epoch():
-        rng = np.random.default_rng(seed)
-        weights_1, weights_2 = (
-            w.astype(np.float32) for w in lesson["initialize_weights"](rng, lesson["hidden_size"])
+        rng = np.random.default_rng(rng_seed)
+        weights = start_weights(rng, np.float32)
+        rate = np.float32(lesson["batch_learning_rate"])
+        lesson["train_batches"](bench.images, labels, *weights, rate, lesson["batch_size"], rng)
+
+    return {
+        "per_sample_rates": [sample / t for t in timed(per_sample_epoch, repeats)],
+        "mini_batch_rates": [len(labels) / t for t in timed(mini_batch_epoch, repeats)],
+    }
+
+
+def measure_seeds(bench, seeds):
+    """The recipe on `seeds` seeds: test accuracy and training seconds after each epoch."""
+    runs = []
+    for seed in range(seeds):
+        history = bench.train(seed, test_set=bench.test_set)
+        accuracies = history["validation_accuracy"]  # of the test set, see Bench.train
+        epoch = first_epoch_at(accuracies, bench.target)
+        runs.append(
+            {
+                "seed": seed,
+                "accuracies": accuracies,
+                "epoch_seconds": epoch_times(history),
+                "target_epoch": epoch,
+                "seconds_to_target": None if epoch is None else history["seconds"][epoch - 1],
+            }
         )
-        lesson["train_batches"](
-            training_images,
-            training_labels,
-            weights_1,
-            weights_2,
-            np.float32(lesson["batch_learning_rate"]),
-            batch_size,
-            rng,
-        )
+    return {"runs": runs}
 
-    mini_batch_rates = [n_train / t for t in timed(mini_batch_epoch, args.repeats)]
 
-    # 3. The best model's recipe on all 60,000 images, test accuracy after each epoch.
-    sizes = [lesson["pixels_per_image"], lesson["best_hidden_size"], lesson["num_labels"]]
-    epochs, target = lesson["best_epochs"], lesson["target_accuracy"]
+def gemm_speed(shapes, dtype=np.float32, seconds=0.3):
+    """GFLOP/s of the products a @ b for (a, b) shape pairs, best of 5 rounds of ~seconds/5."""
+    rng = np.random.default_rng(0)
+    pairs = [(rng.random(a, dtype=dtype), rng.random(b, dtype=dtype)) for a, b in shapes]
+    flops = sum(2 * a.shape[0] * a.shape[1] * b.shape[1] for a, b in pairs)
 
-    def train_best(validation=None):
-        rng = np.random.default_rng(seed)
-        layers = build_mlp(sizes, rng, init="he", bias=True, dropout=False)
-        history = fit(
-            layers,
-            training_images,
-            y_train,
-            epochs=epochs,
-            batch_size=batch_size,
-            learning_rate=lesson["best_learning_rate"],
-            final_learning_rate=0.0,
-            momentum=lesson["momentum"],
-            rng=rng,
-            validation=validation,
-        )
-        return layers, history
+    def products():
+        for a, b in pairs:
+            a @ b
 
-    runs = [train_best(validation=(test_images, y_test)) for _ in range(args.repeats)]
-    totals = [history["seconds"][-1] for _, history in runs]
-    to_target, reached = [], []
-    for _, history in runs:
-        hits = [i for i, a in enumerate(history["validation_accuracy"]) if a >= target]
-        reached.append(history["validation_accuracy"][-1])
-        if hits:
-            to_target.append(history["seconds"][hits[0]])
-    final_accuracy = evaluate(runs[0][0], test_images, y_test)[1]
-    best_rates = [epochs * n_train / t for t in totals]
+    once = min(timed(products, 3))
+    repeats = max(1, int(seconds / 5 / once))
+    best = min(timed(lambda: [products() for _ in range(repeats)], 5)) / repeats
+    return flops / best / 1e9
 
-    # 4. GEMM peak on the shapes of one batch, and the fraction the training reaches.
-    peaks = [lesson["matmul_speed"](sizes, batch_size) for _ in range(args.repeats)]
-    flops = lesson["mlp_training_flops"](sizes, epochs * n_train)
-    achieved = [flops / t / 1e9 for t in totals]
-    fraction = statistics.median(achieved) / statistics.median(peaks)
 
-    # 5. Memory: NumPy's allocations during one training run, and the process's peak.
+def batch_shapes(sizes, batch):
+    """The (a, b) shapes of the products of one training batch of an MLP, with its layouts."""
+    shapes = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        shapes.append(((batch, n_in), (n_in, n_out)))  # forward
+        shapes.append(((n_in, batch), (batch, n_out)))  # weight gradient (x.T @ grad)
+        if i > 0:
+            shapes.append(((batch, n_out), (n_out, n_in)))  # input gradient (grad @ W.T)
+    return shapes
+
+
+def training_flops(sizes, samples):
+    """Operations of the matrix products of training on `samples` images (as in batch_shapes)."""
+    return sum(2 * a[0] * a[1] * b[1] for a, b in batch_shapes(sizes, samples))
+
+
+def thread_counts(bench):
+    """The thread settings worth comparing: the bench's ("auto" or a number), 1, every core."""
+    return list(dict.fromkeys([bench.threads, 1, bench.cores]))
+
+
+def measure_gemm(bench, repeats):
+    """GEMM peaks, one batch's products and the square product, with 1 thread and every core."""
+    shapes = {"batch": batch_shapes(bench.sizes, bench.batch_size)}
+    shapes["square"] = [((SQUARE, SQUARE), (SQUARE, SQUARE))]
+    counts = sorted({1, bench.cores})
+    record = {(kind, count): [] for kind in shapes for count in counts}
+    for _ in range(repeats):
+        for kind, count in record:
+            use_blas_threads(count)
+            record[kind, count].append(gemm_speed(shapes[kind]))
+    use_blas_threads(bench.threads)
+    return {"counts": counts, "peaks": record}
+
+
+class BusyProcess:
+    """A competing process that keeps one core busy: `while True: pass`, started and stopped here."""
+
+    def __enter__(self):
+        self.process = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        time.sleep(0.2)  # let it get going
+        return self
+
+    def __exit__(self, *exc):
+        self.process.kill()  # this very process (its own PID), no shell in between
+        self.process.wait(timeout=10)
+        assert self.process.poll() is not None, f"busy process {self.process.pid} still runs"
+        try:
+            os.kill(self.process.pid, 0)
+        except ProcessLookupError:
+            return False  # gone, as it should be
+        raise RuntimeError(f"busy process {self.process.pid} is still running")
+
+
+def measure_load(bench, repeats):
+    """Seconds per epoch of the recipe, quiet and with a busy process, interleaved.
+
+    Timed on LOAD_SAMPLE images (scaled to a full epoch) with each of thread_counts(), to
+    show what the lesson's setting protects against.
+    """
+    images, labels = bench.images[:LOAD_SAMPLE], bench.y_train[:LOAD_SAMPLE]
+    per_epoch = len(bench.images) / LOAD_SAMPLE
+    counts = thread_counts(bench)
+    record = {f"{c} {load}": [] for c in counts for load in ("quiet", "load")}
+    for _ in range(repeats):
+        for count in counts:
+            use_blas_threads(count)
+            for load in ("quiet", "load"):
+                if load == "load":
+                    with BusyProcess():
+                        history = bench.train(bench.seed, images, labels, epochs=1)
+                else:
+                    history = bench.train(bench.seed, images, labels, epochs=1)
+                record[f"{count} {load}"].append(history["seconds"][-1] * per_epoch)
+    use_blas_threads(bench.threads)
+    return {"counts": counts, "epoch_seconds": record}
+
+
+def measure_memory(bench):
+    """Peak of NumPy's allocations during one training run, and the process's peak RSS."""
     tracemalloc.start()
     tracemalloc.reset_peak()
     baseline = tracemalloc.get_traced_memory()[0]
-    train_best()
+    bench.train(bench.seed)
     traced_peak = tracemalloc.get_traced_memory()[1] - baseline
     tracemalloc.stop()
     max_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     max_rss_mib = max_rss / 1024 if sys.platform != "darwin" else max_rss / 2**20
+    return {"traced_peak_mib": traced_peak / 2**20, "max_rss_mib": max_rss_mib}
 
-    def row(label, value):
-        print(f"  {label:<62}{value}")
 
-    print("Samples per second")
-    row("per-sample loop (lesson 3, 784-100-10, float64)", spread(per_sample_rates, "/s", 0))
-    row(
-        f"mini-batch loop (step 2, 784-100-10, float32, batch {batch_size})",
-        spread(mini_batch_rates, "/s", 0),
-    )
-    row(
-        f"best model (784-{sizes[1]}-10, float32, batch {batch_size}, momentum)",
-        spread(best_rates, "/s", 0),
-    )
-    speed_up = statistics.median(mini_batch_rates) / statistics.median(per_sample_rates)
-    row("speed-up of the mini-batch loop over the per-sample loop", f"{speed_up:.0f}x")
-    print()
-    print(f"Time to {target:.0%} test accuracy (best model, training time only)")
-    if len(to_target) == len(runs):
-        row("until the first epoch at or above the target", spread(to_target))
-    else:
-        row("runs that reached the target", f"{len(to_target)} of {len(runs)}")
-    row(f"whole schedule ({epochs} epochs of {n_train:,} images)", spread(totals))
-    row("per epoch", spread([t / epochs for t in totals]))
-    row("test accuracy at the end", f"{final_accuracy:.4f}")
-    print()
-    print("Matrix products (GEMM)")
-    row("peak: the products of one batch alone (float32)", spread(peaks, "GFLOP/s", 1))
-    row("the whole training loop", spread(achieved, "GFLOP/s", 1))
-    row("fraction of the peak reached by training (medians)", f"{fraction:.0%}")
-    row("operations counted per epoch", f"{flops / epochs / 1e9:.1f} GFLOP")
-    print()
-    print("Memory")
-    row("peak NumPy allocations during one training run", f"{traced_peak / 2**20:.1f} MiB")
-    row("peak resident memory of the whole process", f"{max_rss_mib:.0f} MiB")
-    if min(reached) < target:
-        print(f"\nWARNING: a run ended below {target:.0%} test accuracy: {min(reached):.4f}")
-        return 1
-    return 0
+def main(argv=None):
+    args = parse_arguments(argv)
+    bench = Bench(args.threads)
+    use_blas_threads(bench.threads)
+    records = {"machine": describe_machine(bench, args)}
+    records["loops"] = measure_loops(bench, args.repeats)
+    records["seeds"] = measure_seeds(bench, args.seeds)
+    records["gemm"] = measure_gemm(bench, args.repeats)
+    records["load"] = measure_load(bench, args.repeats)
+    if args.torch:
+        from bench_torch import measure_torch
+
+        records["torch"] = measure_torch(bench, args.rounds)
+    records["memory"] = measure_memory(bench)
+    return report(bench, records)
+
+
+def describe_machine(bench, args):
+    from threadpoolctl import threadpool_info
+
+    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_CORETYPE")
+    pools = [f"{p['internal_api']} {p['version']}" for p in threadpool_info()]
+    return {
+        "processor": processor_name(),
+        "cores": f"{os.cpu_count()} logical, {len(os.sched_getaffinity(0))} usable",
+        "software": f"Python {platform.python_version()}, NumPy {np.__version__}",
+        "BLAS": ", ".join(pools) or "unknown",
+        "threads": f"BLAS threads for the lesson's code: {bench.threads}"
+        + "".join(f", {name}={os.environ[name]}" for name in names if name in os.environ),
+        "load": "load average {:.2f} {:.2f} {:.2f} at the start".format(*os.getloadavg()),
+        "repeats": f"{args.repeats}; seeds {args.seeds}; figures are median (min-max)",
+    }
+
+
+def processor_name():
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()}, {platform.machine()}"
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 if __name__ == "__main__":

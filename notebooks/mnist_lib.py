@@ -13,6 +13,9 @@ way.  It does three things:
 3. ``load_mnist`` does both for the four files and returns
    ``x_train, y_train, x_test, y_test`` as in the NumPy tutorial.
 
+Lesson 4 and its benchmark also use ``use_blas_threads`` and ``adapt_blas_threads``,
+which set the threads of the BLAS library behind NumPy's matrix products.
+
 Trust rests on the SHA-256 of each file's *decompressed* payload, which is
 the same whichever way a mirror compressed the file.
 """
@@ -25,6 +28,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import warnings
 import zlib
 from pathlib import Path
@@ -45,6 +49,8 @@ __all__ = [
     "one_hot_encoding",
     "parse_idx",
     "read_idx",
+    "adapt_blas_threads",
+    "use_blas_threads",
 ]
 
 #: The four files, under the names the NumPy tutorial uses for them.
@@ -322,3 +328,90 @@ def load_mnist(
 def one_hot_encoding(labels: np.ndarray, dimension: int = 10) -> np.ndarray:
     """Encode integer labels as rows of a ``(len(labels), dimension)`` float64 array."""
     return (np.asarray(labels)[:, None] == np.arange(dimension)).astype(np.float64)
+
+
+# --------------------------------------------------------------------------
+# Threads of the matrix products
+# --------------------------------------------------------------------------
+
+
+#: BLAS libraries (threadpoolctl controllers), the most threads allowed, and the state
+#: of "auto": whether it is on, and the CPU counters at the last check.
+_BLAS: dict = {"auto": False}
+#: "auto" gives the products every core only while other processes used less than this
+#: many cores since the last check.
+IDLE_BELOW = 0.3
+#: ... measured over at least this many seconds (the kernel counts CPU time in 10 ms ticks).
+MIN_INTERVAL = 0.25
+
+
+def _blas_libraries() -> list:
+    if "libraries" not in _BLAS:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS["libraries"] = ThreadpoolController().select(user_api="blas").lib_controllers
+        # The most: what BLAS started with (OPENBLAS_NUM_THREADS, or one per core).
+        _BLAS["most"] = max((lib.num_threads for lib in _BLAS["libraries"]), default=1)
+    return _BLAS["libraries"]
+
+
+def _set_blas_threads(threads: int) -> int | None:
+    for library in _blas_libraries():
+        library.set_num_threads(threads)
+    return max((library.num_threads for library in _blas_libraries()), default=None)
+
+
+def use_blas_threads(threads: int | str | None) -> int | None:
+    """Set how many threads NumPy's matrix products use; return the thread count now.
+
+    The BLAS library behind NumPy (OpenBLAS in NumPy's wheels) splits each matrix
+    product over one thread per core, and its threads wait for one another actively.
+    For the small products of a mini-batch, a second thread helps on an idle machine,
+    but when another program keeps a core busy, a thread that has to wait for a core
+    stalls every product: training can become ten or more times slower.
+
+    ``threads`` is a number, ``None`` (leave it as it is) or ``"auto"``: one thread now,
+    and from then on ``adapt_blas_threads`` (which lesson 4's ``train_steps`` calls every
+    few batches) gives the products every core only while the rest of the machine is idle.
+    Acts on the BLAS library that NumPy has already loaded (environment variables such
+    as ``OPENBLAS_NUM_THREADS`` only act before NumPy is imported, and cap "auto").
+    Returns the largest thread count of the BLAS libraries found, or None if none.
+    """
+    if threads is None:
+        return max((library.num_threads for library in _blas_libraries()), default=None)
+    _BLAS["auto"] = threads == "auto"
+    _BLAS.pop("counters", None)
+    return _set_blas_threads(1 if threads == "auto" else threads)
+
+
+def _cpu_counters() -> tuple[float, float, float] | None:
+    """(wall seconds, CPU seconds of all processes, CPU seconds of this one), or None."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = stat.readline().split()[1:]
+    except OSError:  # not Linux: "auto" keeps one thread
+        return None
+    busy = sum(int(value) for i, value in enumerate(fields[:8]) if i not in (3, 4))  # not idle
+    return time.perf_counter(), busy / os.sysconf("SC_CLK_TCK"), time.process_time()
+
+
+def adapt_blas_threads(done: bool = False) -> int | None:
+    """With use_blas_threads("auto"): every core if other processes used less than
+    IDLE_BELOW cores since the last check, else one thread; ``done=True``: back to one.
+
+    Call it often (lesson 4's ``train_steps`` does every 8 batches): it reads two counters
+    and decides at most every MIN_INTERVAL seconds, so a program that starts to compete
+    for the cores gets one thread back within a fraction of a second. Does nothing (and
+    returns the thread count) unless "auto" is on.
+    """
+    if not _BLAS["auto"]:
+        return use_blas_threads(None)
+    now, previous = _cpu_counters(), _BLAS.get("counters")
+    if done or not now or not previous:
+        _BLAS["counters"] = previous if done else now
+        return _set_blas_threads(1)
+    if now[0] - previous[0] < MIN_INTERVAL:  # too short to tell: keep the count for now
+        return use_blas_threads(None)
+    _BLAS["counters"] = now
+    others = ((now[1] - previous[1]) - (now[2] - previous[2])) / (now[0] - previous[0])
+    return _set_blas_threads(_BLAS["most"] if others < IDLE_BELOW else 1)

@@ -182,7 +182,16 @@ def test_release_is_the_student_edition(grading_tools, grading_course):
         ], md.name
         assert not any(c.get("outputs") for c in released.cells)
         for name in student_edition.SUPPORT_FILES:
-            assert (release.parent / name).read_bytes() == (ROOT / "notebooks" / name).read_bytes()
+            _assert_same_files(release.parent / name, ROOT / "notebooks" / name)
+
+
+def _assert_same_files(copy: Path, original: Path) -> None:
+    """The file, or every Python file of the folder, has the original's bytes."""
+    pairs = [(copy, original)]
+    if original.is_dir():
+        pairs = [(copy / p.relative_to(original), p) for p in sorted(original.rglob("*.py"))]
+    for copied, source in pairs:
+        assert copied.read_bytes() == source.read_bytes(), copied
 
 
 def test_every_check_is_worth_points(grading_tools, grading_course):

@@ -48,7 +48,7 @@ def report_loops(bench, records):
         "per-sample loop (lesson 3, 784-100-10, float64)",
         spread(loops["per_sample_rates"], "/s", 0),
     )
-    batch = bench.lesson["batch_size"]
+    batch = bench.lesson.batch_size
     row(
         f"mini-batch loop (step 2, 784-100-10, float32, batch {batch})",
         spread(loops["mini_batch_rates"], "/s", 0),

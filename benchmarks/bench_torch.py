@@ -46,8 +46,8 @@ def torch_fit(bench, seed, data):
     model, rng = torch_model(bench, seed)
     lesson, batch_size = bench.lesson, bench.batch_size
     batches = math.ceil(len(images) / batch_size)
-    rates = np.linspace(lesson["best_learning_rate"], 0.0, bench.epochs * batches, endpoint=False)
-    optimizer = torch.optim.SGD(model.parameters(), lr=rates[0], momentum=lesson["momentum"])
+    rates = np.linspace(lesson.best_learning_rate, 0.0, bench.epochs * batches, endpoint=False)
+    optimizer = torch.optim.SGD(model.parameters(), lr=rates[0], momentum=lesson.momentum)
     seconds, history = 0.0, {"seconds": [], "accuracy": []}
     for epoch in range(bench.epochs):
         order = torch.from_numpy(rng.permutation(len(images)))

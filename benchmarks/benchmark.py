@@ -2,9 +2,9 @@
 
     python benchmarks/benchmark.py [--threads N] [--repeats R] [--seeds S] [--torch]
 
-The benchmark runs the lesson's own code: it reads ``notebooks/04-take-the-next-steps.md``
-with jupytext and executes the cells tagged ``parameters`` and ``library``, so it times the
-code the lesson teaches, with the lesson's recipe and the lesson's number of BLAS threads
+The benchmark runs the lesson's own code: it imports ``notebooks/lesson4_library.py``, which
+``nox -s library`` writes from the lesson's cells tagged ``parameters`` and ``library``, so it
+times the code the lesson teaches, with the lesson's recipe and the lesson's number of BLAS threads
 (``blas_threads``; ``--threads N`` overrides it). Each measurement returns a record; one
 report prints them all. See ``benchmarks/README.md`` for what each figure means.
 """
@@ -25,13 +25,12 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-LESSON = NOTEBOOKS / "04-take-the-next-steps.md"
-RUN_TAGS = {"parameters", "library"}
 LOAD_SAMPLE = 12_000  # images per timed run under load (all cores collapse: keep it short)
 sys.path[:0] = [str(NOTEBOOKS), str(Path(__file__).resolve().parent)]
 
 from bench_report import SQUARE, epoch_times, first_epoch_at, report  # noqa: E402
 
+import lesson4_library  # noqa: E402
 from mnist_lib import load_mnist, one_hot_encoding, use_blas_threads  # noqa: E402
 
 
@@ -45,58 +44,41 @@ def parse_arguments(argv=None):
     return parser.parse_args(argv)
 
 
-def lesson_code(path=LESSON):
-    """Execute the lesson's `parameters` and `library` cells; return their namespace."""
-    import jupytext
-
-    namespace = {"__name__": "lesson4"}
-    cells = [
-        cell
-        for cell in jupytext.read(path).cells
-        if cell.cell_type == "code" and RUN_TAGS & set(cell.metadata.get("tags", []))
-    ]
-    if not cells:
-        raise SystemExit(f"no cell tagged {sorted(RUN_TAGS)} in {path}")
-    for number, cell in enumerate(cells):
-        exec(compile(cell.source, f"<{path.name}: cell {number}>", "exec"), namespace)
-    return namespace
-
-
 class Bench:
     """The lesson's code and recipe, the data, and the thread count of the measurements."""
 
     def __init__(self, threads=None):
-        self.lesson = lesson = lesson_code()
-        self.threads = threads or lesson.get("blas_threads", "auto")
+        self.lesson = lesson = lesson4_library
+        self.threads = threads or lesson.blas_threads
         self.cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
         x_train, self.y_train, x_test, self.y_test = load_mnist(progress=False)
         self.x_train = x_train
-        self.images = lesson["scale_images"](x_train)
-        self.test_set = (lesson["scale_images"](x_test), self.y_test)
-        self.sizes = [lesson["pixels_per_image"], lesson["best_hidden_size"], lesson["num_labels"]]
-        self.batch_size = lesson.get("best_batch_size", lesson["batch_size"])
-        self.epochs, self.target = lesson["best_epochs"], lesson["target_accuracy"]
-        self.seed = lesson["seed"]
+        self.images = lesson.scale_images(x_train)
+        self.test_set = (lesson.scale_images(x_test), self.y_test)
+        self.sizes = [lesson.pixels_per_image, lesson.best_hidden_size, lesson.num_labels]
+        self.batch_size = lesson.best_batch_size
+        self.epochs, self.target = lesson.best_epochs, lesson.target_accuracy
+        self.seed = lesson.seed
         self.training_flops_per_epoch = training_flops(self.sizes, len(self.images))
 
     def build(self, seed):
         """The best model's starting layers and the generator that then shuffles the batches."""
         rng = np.random.default_rng(seed)
-        layers = self.lesson["build_mlp"](self.sizes, rng, init="he", bias=True, dropout=False)
+        layers = self.lesson.build_mlp(self.sizes, rng, init="he", bias=True, dropout=False)
         return layers, rng
 
     def train(self, seed, images=None, labels=None, test_set=None, epochs=None):
         """Train the best model's recipe; return fit's history (training seconds per epoch)."""
         layers, rng = self.build(seed)
-        return self.lesson["fit"](
+        return self.lesson.fit(
             layers,
             self.images if images is None else images,
             self.y_train if labels is None else labels,
             epochs=epochs or self.epochs,
             batch_size=self.batch_size,
-            learning_rate=self.lesson["best_learning_rate"],
+            learning_rate=self.lesson.best_learning_rate,
             final_learning_rate=0.0,
-            momentum=self.lesson["momentum"],
+            momentum=self.lesson.momentum,
             rng=rng,
             validation=test_set,  # fit calls it validation; here it is the test set
         )
@@ -115,26 +97,24 @@ def timed(function, repeats):
 def measure_loops(bench, repeats):
     """Samples per second of lesson 3's per-sample loop and step 2's mini-batch loop."""
     lesson, rng_seed = bench.lesson, bench.seed
-    sample = lesson["timing_sample"]
+    sample = lesson.timing_sample
     slice_images = bench.x_train[:sample] / 255
     slice_labels = one_hot_encoding(bench.y_train[:sample])
     labels = one_hot_encoding(bench.y_train).astype(np.float32)
 
     def start_weights(rng, dtype):
-        return [w.astype(dtype) for w in lesson["initialize_weights"](rng, lesson["hidden_size"])]
+        return [w.astype(dtype) for w in lesson.initialize_weights(rng, lesson.hidden_size)]
 
     def per_sample_epoch():
         rng = np.random.default_rng(rng_seed)
         weights = start_weights(rng, np.float64)
-        lesson["train_per_sample"](
-            slice_images, slice_labels, *weights, lesson["learning_rate"], rng
-        )
+        lesson.train_per_sample(slice_images, slice_labels, *weights, lesson.learning_rate, rng)
 
     def mini_batch_epoch():
         rng = np.random.default_rng(rng_seed)
         weights = start_weights(rng, np.float32)
-        rate = np.float32(lesson["batch_learning_rate"])
-        lesson["train_batches"](bench.images, labels, *weights, rate, lesson["batch_size"], rng)
+        rate = np.float32(lesson.batch_learning_rate)
+        lesson.train_batches(bench.images, labels, *weights, rate, lesson.batch_size, rng)
 
     return {
         "per_sample_rates": [sample / t for t in timed(per_sample_epoch, repeats)],

@@ -1,8 +1,12 @@
-"""Lesson 4's reusable code: its cells tagged `library`, in order.
+"""Lesson 4's defaults and reusable code: its cells tagged `parameters` and `library`.
 
 Generated from notebooks/04-take-the-next-steps.md by `nox -s library`; do not edit by hand.
 Edit the lesson, then run `nox -s library` again.
 """
+
+seed = 884736743  # lesson 3's seed: every random number of the lesson comes from it
+blas_threads = "auto"  # threads of NumPy's matrix products: "auto", or a number such as 1
+
 
 import math
 import time

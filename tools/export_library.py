@@ -2,8 +2,8 @@
 
     python tools/export_library.py [--check]
 
-Lesson 4 defines its functions and classes in cells tagged ``library``. This tool joins those
-cells, in order, into ``notebooks/lesson4_library.py``, so that the benchmark and the tests
+Lesson 4 sets its defaults in a cell tagged ``parameters`` and defines its functions and
+classes in cells tagged ``library``. This tool joins those cells, in order, into ``notebooks/lesson4_library.py``, so that the benchmark and the tests
 import the lesson's own code instead of a copy. The module is committed; ``--check`` exits
 with status 1 (and says how to fix it) when it no longer matches the lesson, and the tests
 run that check.
@@ -20,8 +20,8 @@ import jupytext
 ROOT = Path(__file__).resolve().parent.parent
 LESSON = ROOT / "notebooks" / "04-take-the-next-steps.md"
 MODULE = ROOT / "notebooks" / "lesson4_library.py"
-TAG = "library"
-HEADER = f'''"""Lesson 4's reusable code: its cells tagged `{TAG}`, in order.
+TAGS = ("parameters", "library")
+HEADER = f'''"""Lesson 4's defaults and reusable code: its cells tagged `parameters` and `library`.
 
 Generated from notebooks/{LESSON.name} by `nox -s library`; do not edit by hand.
 Edit the lesson, then run `nox -s library` again.
@@ -31,14 +31,14 @@ Edit the lesson, then run `nox -s library` again.
 
 
 def library_source(lesson: Path = LESSON) -> str:
-    """The text of the module: the header, then every cell tagged `library`, two lines apart."""
+    """The text of the module: the header, then every cell with one of TAGS, two lines apart."""
     cells = [
         cell.source.strip()
         for cell in jupytext.read(lesson).cells
-        if cell.cell_type == "code" and TAG in cell.metadata.get("tags", [])
+        if cell.cell_type == "code" and set(TAGS) & set(cell.metadata.get("tags", []))
     ]
     if not cells:
-        raise SystemExit(f"{lesson.name} has no cell tagged {TAG!r}")
+        raise SystemExit(f"{lesson.name} has no cell tagged {TAGS}")
     return HEADER + "\n\n\n".join(cells) + "\n"
 
 

@@ -9,8 +9,12 @@ installed) it fails them instead.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -74,3 +78,27 @@ def chromium():
         )
         yield browser
         browser.close()
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - the base class's name
+        pass
+
+
+@contextlib.contextmanager
+def serve_folder(folder):
+    """Serve `folder` over HTTP on a free port of 127.0.0.1; yields the base URL."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(folder)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def folder_server():
+    """The context manager that serves a folder on 127.0.0.1 (see serve_folder)."""
+    return serve_folder

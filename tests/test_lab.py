@@ -105,20 +105,55 @@ def test_ci_only_cells_are_folded_in_jupyterlab(lesson):
     assert not unfolded, f"cells {unfolded} are tagged remove-cell without jupyter.source_hidden"
 
 
+def test_download_progress_bar_in_a_terminal():
+    """Outside Jupyter the bar is tqdm's text bar, as wide as the terminal, ending at 100 %."""
+    import io
+
+    import mnist_lib
+
+    out = io.StringIO()
+    bar = mnist_lib._ProgressBar("t10k-labels-idx1-ubyte.gz", file=out)
+    bar.total = 4_542  # pooch sets the size once the server has sent it
+    for _ in range(5):
+        bar.update(1024)  # pooch counts whole chunks, so it overshoots...
+    bar.reset()
+    bar.update(4_542)  # ...and then sets the exact size
+    bar.close()
+    last_line = out.getvalue().rstrip("\n").split("\r")[-1]
+    assert "notebook" not in type(bar.bar).__module__, "a terminal gets the text bar"
+    assert bar.bar.dynamic_ncols, "the bar follows the terminal's width (pooch's is 79 columns)"
+    assert last_line.startswith("t10k-labels-idx1-ubyte.gz: 100%"), last_line
+    assert "4.54k/4.54k" in last_line, last_line
+
+
 # --------------------------------------------------------------------------
 # JupyterLab, in a copy of the project
 # --------------------------------------------------------------------------
 
 
 def _copy_project(destination: Path) -> Path:
-    """The learner's files, copied; the download cache is shared through a link."""
+    """The learner's files, copied, with an empty download cache."""
     ignore = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", "*.pyc")
     shutil.copytree(NOTEBOOKS, destination / "notebooks", ignore=ignore)
     for name in ("README.md", "TEACHING.md"):
         shutil.copy2(ROOT / name, destination / name)
-    (ROOT / "_data").mkdir(exist_ok=True)
-    (destination / "_data").symlink_to(ROOT / "_data", target_is_directory=True)
+    (destination / "_data").mkdir()
     return destination
+
+
+@pytest.fixture(scope="module")
+def mnist_mirror(folder_server):
+    """A web server on 127.0.0.1 with the MNIST files: the lessons download from it.
+
+    The files are the project's verified cache (filled first, from $MNIST_MIRRORS if set),
+    so each lesson downloads MNIST with its progress bar, and never from another host.
+    """
+    import mnist_lib
+
+    for filename in mnist_lib.DATA_SOURCES.values():
+        mnist_lib.fetch(filename, progress=False)
+    with folder_server(mnist_lib.CACHE_DIR) as base:
+        yield base
 
 
 def _free_port() -> int:
@@ -163,7 +198,7 @@ class Lab:
 
 
 @pytest.fixture(scope="module")
-def lab(chromium, browser_skip, tmp_path_factory):
+def lab(chromium, browser_skip, mnist_mirror, tmp_path_factory):
     """JupyterLab started as the README starts it, in a copy of the project."""
     try:
         import jupyterlab  # noqa: F401
@@ -172,7 +207,7 @@ def lab(chromium, browser_skip, tmp_path_factory):
     home = tmp_path_factory.mktemp("jupyter-home")
     project = _copy_project(tmp_path_factory.mktemp("learner") / "mnist")
     port, token = _free_port(), secrets.token_hex(16)
-    env = dict(os.environ)
+    env = dict(os.environ, MNIST_MIRRORS=mnist_mirror)
     for name in ("CONFIG", "DATA", "RUNTIME"):
         env[f"JUPYTER_{name}_DIR"] = str(home / name.lower())
     command = [
@@ -228,6 +263,15 @@ INSPECT_NOTEBOOK_JS = """
     widgets: outputs
       .filter(o => o.matches("[data-mime-type='application/vnd.jupyter.widget-view+json']"))
       .map(o => ({text: text(o).slice(0, 200), children: o.children.length})),
+    // tqdm's bars: how wide, against the output area, and how tall (one line or wrapped).
+    progressBars: Array.from(panel.querySelectorAll(".jp-OutputArea-output .widget-hbox"))
+      .filter(box => box.querySelector(".widget-progress, .widget-hprogress"))
+      .map(box => ({
+        width: box.getBoundingClientRect().width,
+        outputWidth: box.closest(".jp-OutputArea-output").getBoundingClientRect().width,
+        height: box.getBoundingClientRect().height,
+        text: text(box).slice(0, 120),
+      })),
     hiddenInputs: panel.querySelectorAll(".jp-Cell .jp-InputPlaceholder").length,
     lessonLinks: Array.from(panel.querySelectorAll(".jp-RenderedMarkdown a[href]"))
       .map(a => a.getAttribute("href"))
@@ -346,6 +390,18 @@ def check_outputs(report: dict, problems: list[str]) -> None:
             problems.append(f"a widget did not render: {widget['text']!r}")
 
 
+def check_progress_bars(report: dict, problems: list[str]) -> None:
+    """The lesson downloaded MNIST (its cache was empty): one full-width bar a line."""
+    if not report["progressBars"]:
+        problems.append("no download progress bar was shown (the cache was empty)")
+    for bar in report["progressBars"]:
+        if bar["width"] < 0.9 * bar["outputWidth"] or bar["height"] > 40:
+            problems.append(
+                f"a progress bar is {bar['width']:.0f} x {bar['height']:.0f} px in an output "
+                f"{bar['outputWidth']:.0f} px wide: not one full-width line ({bar['text']!r})"
+            )
+
+
 def check_lesson_links(page, report: dict, problems: list[str]) -> None:
     """Each link to another lesson opens that lesson as a notebook; close it again."""
     for href in sorted({link.split("#")[0] for link in report["lessonLinks"]}):
@@ -368,7 +424,10 @@ def take_screenshot(page, lesson: Path) -> Path:
         "element => element.scrollHeight"
     )
     page.set_viewport_size({"width": 1280, "height": min(height + 150, 30_000)})
-    page.wait_for_timeout(1000)
+    page.locator(f"{CURRENT_NOTEBOOK} .jp-WindowedPanel-outer").evaluate(
+        "element => { element.scrollTop = 0; }"
+    )
+    page.wait_for_timeout(1500)
     shot = SCREENSHOTS / f"{lesson.stem}.png"
     shot.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(shot), full_page=True)
@@ -423,6 +482,8 @@ def test_readme_command_serves_the_project_root(lab, chromium):
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem)
 def test_lesson_in_jupyterlab(lesson, lab, chromium):
     problems: list[str] = []
+    shutil.rmtree(lab.project / "_data")  # every lesson downloads MNIST, as on a first run
+    (lab.project / "_data").mkdir()
     context, page = open_lab(chromium, lab, problems)
     start = time.perf_counter()
     try:
@@ -438,6 +499,7 @@ def test_lesson_in_jupyterlab(lesson, lab, chromium):
         report = page.locator(CURRENT_NOTEBOOK).evaluate(INSPECT_NOTEBOOK_JS)
         check_hidden_cells(lesson, report, problems)
         check_outputs(report, problems)
+        check_progress_bars(report, problems)
         shot = take_screenshot(page, lesson)
         check_lesson_links(page, report, problems)
     finally:

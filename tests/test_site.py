@@ -28,11 +28,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import threading
 import urllib.error
 import urllib.request
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -74,11 +71,6 @@ PAGES = _site_pages()
 # --------------------------------------------------------------------------
 
 
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - the base class's name
-        pass
-
-
 @pytest.fixture(scope="module")
 def browser(chromium, browser_skip):
     """The shared chromium (tests/conftest.py), once the site is built."""
@@ -88,14 +80,9 @@ def browser(chromium, browser_skip):
 
 
 @pytest.fixture(scope="module")
-def server(browser):
-    handler = partial(_QuietHandler, directory=str(SITE))
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-    httpd.server_close()
+def server(browser, folder_server):
+    with folder_server(SITE) as base:
+        yield base
 
 
 class _Fetcher:

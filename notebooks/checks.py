@@ -50,6 +50,19 @@ PLACEHOLDER_HINT = (
     "your function returned None. Replace the line `...  # YOUR CODE HERE` with your code, "
     "and end it with a `return` statement."
 )
+#: The same reminder where there is no placeholder (the full edition, or it was replaced).
+NO_RETURN_HINT = (
+    "your function returned None. Does every way through it end with a `return` statement?"
+)
+
+
+def _none_hint(function) -> str:
+    """The hint for a function that returned None, fitting the edition it was written in."""
+    try:
+        source = inspect.getsource(function)
+    except (OSError, TypeError):  # no source to look at: say what holds in both editions
+        source = ""
+    return PLACEHOLDER_HINT if "# YOUR CODE HERE" in source else NO_RETURN_HINT
 
 
 class NotYet(Exception):
@@ -141,7 +154,7 @@ def _call(function, *args, **kwargs):
             "example of your own and compare with what you expect by hand."
         ) from None
     if result is None:
-        raise NotYet(PLACEHOLDER_HINT)
+        raise NotYet(_none_hint(function))
     return result
 
 

@@ -16,7 +16,7 @@ fails when
 - Run All leaves an error output, or a widget that does not render;
 - the browser logs a console error or an uncaught exception;
 - a link to another lesson does not open that lesson as a notebook;
-- (lesson 4) drawing a stroke on the digit pad does not change the model's prediction.
+- (lesson 4) the digit pad does not read a drawn 1 as a 1, and then a drawn 0 as a 0.
 
 A full-page screenshot of each lesson after Run All goes to ``build/screenshots/lab/``.
 Like the site test, it skips without chromium or Playwright and fails instead when
@@ -26,6 +26,7 @@ Like the site test, it skips without chromium or Playwright and fails instead wh
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import secrets
@@ -40,6 +41,7 @@ import urllib.request
 from pathlib import Path
 
 import jupytext
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,6 +126,24 @@ def test_download_progress_bar_in_a_terminal():
     assert bar.bar.dynamic_ncols, "the bar follows the terminal's width (pooch's is 79 columns)"
     assert last_line.startswith("t10k-labels-idx1-ubyte.gz: 100%"), last_line
     assert "4.54k/4.54k" in last_line, last_line
+
+
+def _student_edition_function(images): ...  # YOUR CODE HERE
+
+
+def _full_edition_function_without_return(images):
+    images.sum()
+
+
+def test_check_messages_fit_the_edition():
+    """Only a function that still holds the placeholder is told to replace it."""
+    import checks
+
+    with pytest.raises(checks.NotYet, match="Replace the line"):
+        checks._call(_student_edition_function, np.zeros(3))
+    with pytest.raises(checks.NotYet) as raised:
+        checks._call(_full_edition_function_without_return, np.zeros(3))
+    assert "YOUR CODE HERE" not in str(raised.value) and "`return`" in str(raised.value)
 
 
 # --------------------------------------------------------------------------
@@ -402,6 +422,53 @@ def check_progress_bars(report: dict, problems: list[str]) -> None:
             )
 
 
+def draw_stroke(page, box: dict, points: list[tuple[float, float]]) -> None:
+    """Drag the mouse through `points`, given as fractions of the box's width and height."""
+    xy = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in points]
+    page.mouse.move(*xy[0])
+    page.mouse.down()
+    for x, y in xy[1:]:
+        page.mouse.move(x, y, steps=4)
+    page.mouse.up()
+
+
+def wait_for_prediction(page, pad, other_than: str) -> str:
+    page.wait_for_function(
+        "([pad, old]) => pad.dataset.prediction !== old",
+        arg=[pad.element_handle(), other_than],
+        timeout=15_000,
+    )
+    return pad.get_attribute("data-prediction")
+
+
+def check_digit_pad(page, lesson: Path, problems: list[str]) -> None:
+    """Draw a 1, clear, draw a 0: the best model's prediction must follow."""
+    pad = page.locator(f"{CURRENT_NOTEBOOK} .digit-pad")
+    if pad.count() != 1:
+        problems.append(f"the digit pad did not render ({pad.count()} pads on the page)")
+        return
+    canvas = pad.locator("canvas.digit-pad-canvas")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    try:
+        draw_stroke(page, box, [(0.55, 0.12), (0.5, 0.5), (0.45, 0.88)])
+        one = wait_for_prediction(page, pad, other_than="")
+        pad.locator(".digit-pad-clear").click()
+        wait_for_prediction(page, pad, other_than=one)
+        turn = [2 * math.pi * k / 40 for k in range(41)]
+        circle = [(0.5 + 0.22 * math.sin(t), 0.5 - 0.33 * math.cos(t)) for t in turn]
+        draw_stroke(page, box, circle)
+        zero = wait_for_prediction(page, pad, other_than="")
+    except Exception as exc:  # Playwright's TimeoutError: the prediction never came
+        problems.append(f"the digit pad's prediction did not follow the drawing: {exc}")
+        return
+    finally:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        pad.screenshot(path=str(SCREENSHOTS / f"{lesson.stem}-digit-pad.png"))
+    if (one, zero) != ("1", "0"):
+        problems.append(f"drew a 1, then a 0: the pad read {one!r}, then {zero!r}")
+
+
 def check_lesson_links(page, report: dict, problems: list[str]) -> None:
     """Each link to another lesson opens that lesson as a notebook; close it again."""
     for href in sorted({link.split("#")[0] for link in report["lessonLinks"]}):
@@ -500,6 +567,8 @@ def test_lesson_in_jupyterlab(lesson, lab, chromium):
         check_hidden_cells(lesson, report, problems)
         check_outputs(report, problems)
         check_progress_bars(report, problems)
+        if "DigitPad(" in lesson.read_text(encoding="utf-8"):
+            check_digit_pad(page, lesson, problems)
         shot = take_screenshot(page, lesson)
         check_lesson_links(page, report, problems)
     finally:

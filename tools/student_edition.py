@@ -40,7 +40,8 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 DEFAULT_OUT = ROOT / "build" / "student"
-SUPPORT_FILES = ("mnist_lib.py", "checks.py")  # from notebooks/
+SUPPORT_FILES = ("mnist_lib.py", "checks.py", "draw.py")  # from notebooks/
+LAB_CONFIG = ROOT / "labconfig"  # requirements.txt installs it: JupyterLab's settings
 REQUIREMENTS = ROOT / "requirements.txt"
 
 BEGIN = "### BEGIN SOLUTION"
@@ -194,6 +195,8 @@ def build(out: Path = DEFAULT_OUT, notebooks: Path = NOTEBOOKS) -> list[Path]:
         shutil.copy2(notebooks / name, lesson_dir / name)
     if REQUIREMENTS.is_file():
         shutil.copy2(REQUIREMENTS, out / REQUIREMENTS.name)
+    if LAB_CONFIG.is_dir():
+        shutil.copytree(LAB_CONFIG, out / LAB_CONFIG.name, dirs_exist_ok=True)
     (out / "README.md").write_text(STUDENT_README, encoding="utf-8")
     cache = out / "_data"
     cache.mkdir(exist_ok=True)

@@ -432,6 +432,19 @@ def draw_stroke(page, box: dict, points: list[tuple[float, float]]) -> None:
     page.mouse.up()
 
 
+def pad_box(page, pad) -> dict:
+    """Where the pad's drawing area is on the screen, once the notebook has stopped moving.
+
+    A click in the cell's output makes the cell the active one, and JupyterLab may then
+    scroll the notebook; so click first (on the caption), scroll the pad into view, measure.
+    """
+    pad.locator(".digit-pad-caption").click()
+    canvas = pad.locator("canvas.digit-pad-canvas")
+    canvas.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    return canvas.bounding_box()
+
+
 def wait_for_prediction(page, pad, other_than: str) -> str:
     page.wait_for_function(
         "([pad, old]) => pad.dataset.prediction !== old",
@@ -447,17 +460,14 @@ def check_digit_pad(page, lesson: Path, problems: list[str]) -> None:
     if pad.count() != 1:
         problems.append(f"the digit pad did not render ({pad.count()} pads on the page)")
         return
-    canvas = pad.locator("canvas.digit-pad-canvas")
-    canvas.scroll_into_view_if_needed()
-    box = canvas.bounding_box()
     try:
-        draw_stroke(page, box, [(0.55, 0.12), (0.5, 0.5), (0.45, 0.88)])
+        draw_stroke(page, pad_box(page, pad), [(0.55, 0.12), (0.5, 0.5), (0.45, 0.88)])
         one = wait_for_prediction(page, pad, other_than="")
         pad.locator(".digit-pad-clear").click()
         wait_for_prediction(page, pad, other_than=one)
         turn = [2 * math.pi * k / 40 for k in range(41)]
         circle = [(0.5 + 0.22 * math.sin(t), 0.5 - 0.33 * math.cos(t)) for t in turn]
-        draw_stroke(page, box, circle)
+        draw_stroke(page, pad_box(page, pad), circle)
         zero = wait_for_prediction(page, pad, other_than="")
     except Exception as exc:  # Playwright's TimeoutError: the prediction never came
         problems.append(f"the digit pad's prediction did not follow the drawing: {exc}")

@@ -10,6 +10,12 @@ a change on every learner's machine. So this contents manager
   so the kernel's start changes nothing;
 - on saving, leaves ``language_info`` out again: the files stay as they were committed.
 
+Markdown files open as notebooks too (that is what makes a double click on a lesson's ``.md``
+open the lesson), so ``README.md`` and ``TEACHING.md`` do as well. A plain Markdown document
+has no kernel, and JupyterLab would ask which kernel to start and mark the document unsaved;
+so it gets this environment's Python kernel, which Jupytext never writes into a plain
+Markdown file (it keeps no metadata there).
+
 The lessons' ``kernelspec`` already matches what JupyterLab writes (committed that way).
 """
 
@@ -37,6 +43,22 @@ def python_language_info() -> dict:
     }
 
 
+def python_kernelspec() -> dict:
+    """The kernelspec of ipykernel's kernel, as JupyterLab writes it into a notebook."""
+    major = sys.version_info[0]
+    return {
+        "name": f"python{major}",
+        "display_name": f"Python {major} (ipykernel)",
+        "language": "python",
+    }
+
+
+def _is_plain_markdown(metadata: dict) -> bool:
+    """Jupytext's mark of a Markdown document that is not a text notebook."""
+    jupytext = metadata.get("jupytext", {})
+    return jupytext.get("notebook_metadata_filter") == "-all" and "kernelspec" not in metadata
+
+
 class LessonContentsManager(JupytextContentsManager):
     """Jupytext's contents manager that keeps ``language_info`` out of the saved files."""
 
@@ -44,6 +66,8 @@ class LessonContentsManager(JupytextContentsManager):
         model = await super().get(path, content=content, type=type, format=format, **kwargs)
         if content and model.get("type") == "notebook" and model.get("content"):
             metadata = model["content"].setdefault("metadata", {})
+            if path.endswith(".md") and _is_plain_markdown(metadata):
+                metadata["kernelspec"] = python_kernelspec()
             language = metadata.get("kernelspec", {}).get("language")
             if language == "python" and "language_info" not in metadata:
                 metadata["language_info"] = python_language_info()

@@ -293,9 +293,13 @@ INSPECT_NOTEBOOK_JS = """
         text: text(box).slice(0, 120),
       })),
     hiddenInputs: panel.querySelectorAll(".jp-Cell .jp-InputPlaceholder").length,
+    // JupyterLab rewrites a relative link into a /files/ URL (and opens it on a click).
     lessonLinks: Array.from(panel.querySelectorAll(".jp-RenderedMarkdown a[href]"))
       .map(a => a.getAttribute("href"))
-      .filter(href => /^[0-9][0-9]-[^/]*\\.(md|ipynb)(#.*)?$/.test(href)),
+      .filter(href => !href.startsWith("#") && (href.includes("/files/") || !/^\\w+:/.test(href)))
+      .map(href => decodeURIComponent(new URL(href, location.href).pathname))
+      .map(path => path.split("/").pop())
+      .filter(name => /^[0-9][0-9]-[^/]*\\.(md|ipynb)$/.test(name)),
   };
 }
 """
@@ -362,9 +366,9 @@ def run_all(page) -> tuple[dict, float]:
 # --------------------------------------------------------------------------
 
 
-def check_saved_unchanged(page, lab: Lab, lesson: Path, problems: list[str]) -> None:
-    """Save the untouched lesson (Ctrl+S): both files of the pair must stay as committed."""
-    copies = [lab.project / "notebooks" / lesson.with_suffix(s).name for s in (".md", ".ipynb")]
+def check_saved_unchanged(page, lab: Lab, names: list[str], problems: list[str]) -> None:
+    """Save the untouched document (Ctrl+S): its files (`names`) must stay as committed."""
+    copies = [lab.project / name for name in names]
     before = [copy.stat().st_mtime_ns for copy in copies]
     page.locator(f"{CURRENT_NOTEBOOK} .jp-Notebook").click(position={"x": 5, "y": 5})
     page.keyboard.press("Control+s")
@@ -373,11 +377,20 @@ def check_saved_unchanged(page, lab: Lab, lesson: Path, problems: list[str]) -> 
         copy.stat().st_mtime_ns == old for copy, old in zip(copies, before, strict=True)
     ):
         time.sleep(0.2)
-    for copy in copies:
-        if copy.read_bytes() != (NOTEBOOKS / copy.name).read_bytes():
-            problems.append(f"saving the untouched lesson changed {copy.name}")
+    for name, copy in zip(names, copies, strict=True):
+        if copy.read_bytes() != (ROOT / name).read_bytes():
+            problems.append(f"saving the untouched document changed {name}")
     if any(copy.stat().st_mtime_ns == old for copy, old in zip(copies, before, strict=True)):
-        problems.append("Ctrl+S did not save both files of the pair")
+        problems.append(f"Ctrl+S did not save all of {names}")
+
+
+def check_opened_clean(page, what: str, problems: list[str]) -> None:
+    """No dialog (such as "Select Kernel") and no unsaved marker once the kernel is idle."""
+    page.wait_for_timeout(1000)  # a late metadata change would mark it unsaved now
+    if page.locator(".jp-Dialog").count():
+        problems.append(f"{what} opens with a dialog: {page.locator('.jp-Dialog').inner_text()!r}")
+    if is_unsaved(page):
+        problems.append(f"{what} is marked unsaved right after opening")
 
 
 def check_hidden_cells(lesson: Path, report: dict, problems: list[str]) -> None:
@@ -479,19 +492,29 @@ def check_digit_pad(page, lesson: Path, problems: list[str]) -> None:
         problems.append(f"drew a 1, then a 0: the pad read {one!r}, then {zero!r}")
 
 
-def check_lesson_links(page, report: dict, problems: list[str]) -> None:
+def lesson_links_in(document: Path) -> set[str]:
+    """The other lessons that a document's Markdown links to (file names)."""
+    names = {md.name for md in LESSONS} | {md.stem + ".ipynb" for md in LESSONS}
+    found = re.findall(r"\]\((?:notebooks/)?([^)#\s]+)", document.read_text(encoding="utf-8"))
+    return {name for name in found if name in names} - {document.name}
+
+
+def check_lesson_links(page, lesson: Path, report: dict, problems: list[str]) -> None:
     """Each link to another lesson opens that lesson as a notebook; close it again."""
-    for href in sorted({link.split("#")[0] for link in report["lessonLinks"]}):
-        link = page.locator(f"{CURRENT_NOTEBOOK} .jp-RenderedMarkdown a[href^='{href}']").first
+    missing = lesson_links_in(lesson) - set(report["lessonLinks"])
+    if missing:
+        problems.append(f"links to {sorted(missing)} are not links in JupyterLab")
+    for name in sorted(set(report["lessonLinks"])):
+        selector = f"{CURRENT_NOTEBOOK} .jp-RenderedMarkdown a[href*='/{name}']"
+        link = page.locator(selector).first
         link.scroll_into_view_if_needed()
         link.click()
         try:
-            wait_for_notebook(page, f"notebooks/{href}")
+            wait_for_notebook(page, f"notebooks/{name}")
         except Exception as exc:  # Playwright's TimeoutError, with what it waited for
-            problems.append(f"the link to {href} did not open it as a notebook: {exc}")
+            problems.append(f"the link to {name} did not open it as a notebook: {exc}")
             continue
-        if is_unsaved(page):
-            problems.append(f"{href}, opened by a link, is marked unsaved")
+        check_opened_clean(page, f"{name}, opened by a link,", problems)
         run_menu(page, "File", "Close Tab")
 
 
@@ -556,6 +579,26 @@ def test_readme_command_serves_the_project_root(lab, chromium):
     fail_on(problems, "the README's command")
 
 
+def test_readme_opens_and_its_links_open_the_lessons(lab, chromium):
+    """README.md, double-clicked, reads without fuss; its link to lesson 1 opens a notebook."""
+    problems: list[str] = []
+    context, page = open_lab(chromium, lab, problems)
+    try:
+        open_in_file_browser(page, "README.md")
+        wait_for_notebook(page, "README.md")
+        check_opened_clean(page, "README.md", problems)
+        check_saved_unchanged(page, lab, ["README.md"], problems)
+        first = LESSONS[0].relative_to(ROOT).as_posix()
+        assert LESSONS[0].name in lesson_links_in(ROOT / "README.md")
+        page.locator(f"{CURRENT_NOTEBOOK} .jp-RenderedMarkdown a[href*='/{first}']").first.click()
+        wait_for_notebook(page, first)
+        check_opened_clean(page, f"{first}, opened from the README,", problems)
+    finally:
+        context.close()
+        lab.shut_down_kernels()
+    fail_on(problems, "README.md in JupyterLab")
+
+
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem)
 def test_lesson_in_jupyterlab(lesson, lab, chromium):
     problems: list[str] = []
@@ -566,10 +609,9 @@ def test_lesson_in_jupyterlab(lesson, lab, chromium):
     try:
         open_in_file_browser(page, "notebooks", lesson.name)
         wait_for_notebook(page, f"notebooks/{lesson.name}")
-        page.wait_for_timeout(1000)  # a late metadata change would mark it unsaved now
-        if is_unsaved(page):
-            problems.append("the lesson is marked unsaved right after opening")
-        check_saved_unchanged(page, lab, lesson, problems)
+        check_opened_clean(page, "the lesson", problems)
+        pair = [f"notebooks/{lesson.name}", f"notebooks/{lesson.stem}.ipynb"]
+        check_saved_unchanged(page, lab, pair, problems)
         report, seconds = run_all(page)
         print(f"{lesson.stem}: Run All took {seconds:.1f} s")
         page.wait_for_timeout(1000)  # let widgets draw
@@ -580,7 +622,7 @@ def test_lesson_in_jupyterlab(lesson, lab, chromium):
         if "DigitPad(" in lesson.read_text(encoding="utf-8"):
             check_digit_pad(page, lesson, problems)
         shot = take_screenshot(page, lesson)
-        check_lesson_links(page, report, problems)
+        check_lesson_links(page, lesson, report, problems)
     finally:
         context.close()
         lab.shut_down_kernels()

@@ -18,7 +18,8 @@ fails when
 - a link to another lesson does not open that lesson as a notebook;
 - (lesson 4) the digit pad does not read a drawn 1 as a 1, and then a drawn 0 as a 0.
 
-A full-page screenshot of each lesson after Run All goes to ``build/screenshots/lab/``.
+A full-page screenshot of each lesson after Run All (in parts, for a long one), and one of
+the digit pad after the test has drawn on it, go to ``build/screenshots/lab/``.
 Like the site test, it skips without chromium or Playwright and fails instead when
 ``REQUIRE_BROWSER_TEST=1``.
 """
@@ -51,6 +52,7 @@ SCREENSHOTS = Path(os.environ.get("SCREENSHOTS_DIR") or ROOT / "build" / "screen
 RUN_ALL_TIMEOUT = int(
     os.environ.get("LAB_RUN_ALL_TIMEOUT", 300)
 )  # seconds; lesson 4 takes about 25 s on an idle 2-core machine
+SCREENSHOT_PART = 15_000  # pixels: taller screenshots are split into parts
 OPEN_TIMEOUT = 60_000  # milliseconds, for JupyterLab's start-up and a kernel's
 # What the learner's file browser must show at its root.
 PROJECT_FILES = ["README.md", "TEACHING.md", "notebooks", "_data"]
@@ -518,21 +520,22 @@ def check_lesson_links(page, lesson: Path, report: dict, problems: list[str]) ->
         run_menu(page, "File", "Close Tab")
 
 
-def take_screenshot(page, lesson: Path) -> Path:
-    """The whole notebook: the window is made as tall as the notebook first."""
-    height = page.locator(f"{CURRENT_NOTEBOOK} .jp-WindowedPanel-outer").evaluate(
-        "element => element.scrollHeight"
-    )
-    page.set_viewport_size({"width": 1280, "height": min(height + 150, 30_000)})
-    page.locator(f"{CURRENT_NOTEBOOK} .jp-WindowedPanel-outer").evaluate(
-        "element => { element.scrollTop = 0; }"
-    )
-    page.wait_for_timeout(1500)
-    shot = SCREENSHOTS / f"{lesson.stem}.png"
-    shot.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(shot), full_page=True)
+def take_screenshot(page, lesson: Path) -> list[Path]:
+    """The whole notebook: a window as tall as the notebook, in parts of at most 15,000 px."""
+    scroller = page.locator(f"{CURRENT_NOTEBOOK} .jp-WindowedPanel-outer")
+    height = scroller.evaluate("element => element.scrollHeight")
+    part = min(height, SCREENSHOT_PART)
+    page.set_viewport_size({"width": 1280, "height": part + 150})
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shots = []
+    for index, top in enumerate(range(0, height, part)):
+        scroller.evaluate("(element, top) => { element.scrollTop = top; }", top)
+        page.wait_for_timeout(1500)
+        suffix = f"-{index + 1}" if height > part else ""
+        shots.append(SCREENSHOTS / f"{lesson.stem}{suffix}.png")
+        page.screenshot(path=str(shots[-1]), full_page=True)
     page.set_viewport_size({"width": 1280, "height": 900})
-    return shot
+    return shots
 
 
 def open_lab(chromium, lab: Lab, problems: list[str]):
@@ -621,10 +624,10 @@ def test_lesson_in_jupyterlab(lesson, lab, chromium):
         check_progress_bars(report, problems)
         if "DigitPad(" in lesson.read_text(encoding="utf-8"):
             check_digit_pad(page, lesson, problems)
-        shot = take_screenshot(page, lesson)
+        shots = take_screenshot(page, lesson)
         check_lesson_links(page, lesson, report, problems)
     finally:
         context.close()
         lab.shut_down_kernels()
-    print(f"{lesson.stem}: {time.perf_counter() - start:.1f} s in all, screenshot {shot}")
+    print(f"{lesson.stem}: {time.perf_counter() - start:.1f} s in all, screenshots {shots}")
     fail_on(problems, f"{lesson.name} in JupyterLab")

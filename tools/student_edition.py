@@ -69,7 +69,7 @@ run the check cell below it: it says `Right!` or `Not yet:` with a hint.
 Some exercises ask a question instead: write your answer in the cell that
 says "Your answer".
 
-Keep `mnist_lib.py` and `checks.py` next to the notebooks. The first lesson
+Keep `mnist_lib.py`, `checks.py` and `draw.py` next to the notebooks. The first lesson
 you run downloads MNIST (about 11 MB) into the folder `_data`, unless your
 teacher has set `MNIST_MIRRORS` to a shared copy.
 """

@@ -132,6 +132,8 @@ def example_drawings(size: int = 280) -> dict[int, np.ndarray]:
 # draw, it sends a copy shrunk to `resolution` pixels (grey levels, 0 = black) to Python at
 # most every 80 ms, and shows the 28 x 28 image and the probabilities that come back.
 _ESM = """
+const SIZE = 280;  // the pad's side in pixels: ten times an MNIST image
+
 function element(tag, className, parent) {
   const node = document.createElement(tag);
   node.className = className;
@@ -139,8 +141,8 @@ function element(tag, className, parent) {
   return node;
 }
 
-function render({ model, el }) {
-  const SIZE = 280;
+// The pad, the preview of the 28 x 28 image, and ten bars for the probabilities.
+function layout(el) {
   const root = element("div", "digit-pad", el);
   root.dataset.prediction = "";
   const left = element("div", "digit-pad-left", root);
@@ -161,7 +163,11 @@ function render({ model, el }) {
     const value = element("span", "digit-pad-value", row);
     return { row, bar, value };
   });
+  return { root, pad, clear, preview, rows };
+}
 
+// Drawing with the mouse (or a pen, or a finger); the pixels go to Python at most every 80 ms.
+function drawing(model, pad, clear) {
   const ctx = pad.getContext("2d");
   const blank = () => { ctx.fillStyle = "black"; ctx.fillRect(0, 0, SIZE, SIZE); };
   blank();
@@ -180,7 +186,6 @@ function render({ model, el }) {
     model.save_changes();
   };
   const schedule = () => { if (timer === null) timer = setTimeout(send, 80); };
-
   let last = null;
   const at = (event) => {
     const box = pad.getBoundingClientRect();
@@ -213,29 +218,37 @@ function render({ model, el }) {
   pad.addEventListener("pointerup", stop);
   pad.addEventListener("pointercancel", stop);
   clear.addEventListener("click", () => { blank(); send(); });
-
-  const show = () => {
-    const probabilities = model.get("probabilities");
-    const best = probabilities.length ? probabilities.indexOf(Math.max(...probabilities)) : -1;
-    root.dataset.prediction = best < 0 ? "" : String(best);
-    rows.forEach(({ row, bar, value }, digit) => {
-      const p = probabilities.length ? probabilities[digit] : 0;
-      bar.style.width = `${(100 * p).toFixed(1)}%`;
-      value.textContent = probabilities.length ? `${(100 * p).toFixed(1)} %` : "";
-      row.classList.toggle("digit-pad-best", digit === best);
-    });
-    const view = model.get("preview");
-    const image = preview.getContext("2d").createImageData(28, 28);
-    for (let i = 0; i < 28 * 28; i++) {
-      const ink = view.byteLength === 28 * 28 ? view.getUint8(i) : 0;
-      image.data.set([ink, ink, ink, 255], 4 * i);
-    }
-    preview.getContext("2d").putImageData(image, 0, 0);
-  };
-  model.on("change:probabilities", show);
-  model.on("change:preview", show);
-  show();
   return () => clearTimeout(timer);
+}
+
+// What came back from Python: the probabilities as bars, and the image the model got.
+function show(model, { root, preview, rows }) {
+  const probabilities = model.get("probabilities");
+  const best = probabilities.length ? probabilities.indexOf(Math.max(...probabilities)) : -1;
+  root.dataset.prediction = best < 0 ? "" : String(best);
+  rows.forEach(({ row, bar, value }, digit) => {
+    const p = probabilities.length ? probabilities[digit] : 0;
+    bar.style.width = `${(100 * p).toFixed(1)}%`;
+    value.textContent = probabilities.length ? `${(100 * p).toFixed(1)} %` : "";
+    row.classList.toggle("digit-pad-best", digit === best);
+  });
+  const view = model.get("preview");
+  const image = preview.getContext("2d").createImageData(28, 28);
+  for (let i = 0; i < 28 * 28; i++) {
+    const ink = view.byteLength === 28 * 28 ? view.getUint8(i) : 0;
+    image.data.set([ink, ink, ink, 255], 4 * i);
+  }
+  preview.getContext("2d").putImageData(image, 0, 0);
+}
+
+function render({ model, el }) {
+  const parts = layout(el);
+  const stop = drawing(model, parts.pad, parts.clear);
+  const update = () => show(model, parts);
+  model.on("change:probabilities", update);
+  model.on("change:preview", update);
+  update();
+  return stop;
 }
 
 export default { render };

@@ -222,13 +222,53 @@ def _is_url(mirror: str) -> bool:
     return mirror.startswith(("http://", "https://"))
 
 
+class _ProgressBar:
+    """The download's progress bar: full width in Jupyter, a text bar in a terminal.
+
+    pooch draws its own bar 79 characters wide, which JupyterLab turns into a 79-pixel
+    widget; so pooch gets this object instead. It speaks pooch's progress-bar protocol
+    (``total``, ``update``, ``reset``, ``close``) and draws with ``tqdm.auto``, which picks
+    the notebook widget in Jupyter and the text bar elsewhere, sized to the space it has.
+    The bar is made once pooch knows the file's size, so that the widget can fill up.
+    """
+
+    def __init__(self, label: str, **options):
+        self.label, self.options, self.bar = label, options, None
+
+    @property
+    def total(self):
+        return self.bar.total if self.bar is not None else None
+
+    @total.setter
+    def total(self, size) -> None:
+        from tqdm.auto import tqdm  # imported here: only needed when something is downloaded
+
+        if self.bar is None:
+            self.bar = tqdm(
+                total=size or None, desc=self.label, unit="B", unit_scale=True,
+                dynamic_ncols=True, **self.options,
+            )  # fmt: skip
+        else:
+            self.bar.reset(total=size or None)
+
+    def update(self, amount: int) -> None:
+        self.bar.update(amount)
+
+    def reset(self) -> None:
+        self.bar.reset(total=self.bar.total)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
 def _download(mirror: str, filename: str, destination: Path, progress: bool) -> None:
     """Copy ``filename`` from one mirror (a folder or a base URL) to ``destination``."""
     if _is_url(mirror):
         import pooch  # imported here: only needed when something is downloaded
 
         url = mirror.rstrip("/") + "/" + filename
-        downloader = pooch.HTTPDownloader(progressbar=progress, timeout=30)
+        bar = _ProgressBar(filename) if progress else False
+        downloader = pooch.HTTPDownloader(progressbar=bar, timeout=30)
         downloader(url, str(destination), None)
     else:
         source = Path(mirror).expanduser() / filename

@@ -28,12 +28,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import threading
 import urllib.error
 import urllib.request
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -45,29 +41,10 @@ SCREENSHOTS = Path(os.environ.get("SCREENSHOTS_DIR") or ROOT / "build" / "screen
 NOTEBOOKS = ROOT / "notebooks"
 LESSONS = sorted(NOTEBOOKS.glob("[0-9][0-9]-*.md"))
 
-BROWSER_MISSING = (
-    "Browser test skipped: install Debian's chromium (apt-get install chromium) to run it"
-)
-PLAYWRIGHT_MISSING = (
-    "Browser test skipped: the Playwright Python package is missing "
-    "(pip install playwright; do NOT run `playwright install`, the test uses Debian's chromium)"
-)
 SITE_MISSING = (
     "Browser test skipped: the site is not built (run `nox -s docs`, or `nox -s tests`, "
     "which builds it when chromium is installed)"
 )
-REQUIRED = os.environ.get("REQUIRE_BROWSER_TEST", "") not in ("", "0")
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 # myst-nb gives error outputs these classes; the text check catches the rest.
 ERROR_OUTPUT_SELECTOR = (
@@ -89,58 +66,23 @@ def _site_pages() -> list[str]:
 PAGES = _site_pages()
 
 
-def _chromium() -> str | None:
-    return (
-        os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-    )
-
-
-def _skip(reason: str):
-    if REQUIRED:
-        pytest.fail(
-            reason.replace("Browser test skipped", "Browser test required (REQUIRE_BROWSER_TEST=1)")
-        )
-    pytest.skip(reason)
-
-
 # --------------------------------------------------------------------------
 # Fixtures: a local web server and a browser
 # --------------------------------------------------------------------------
 
 
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - the base class's name
-        pass
-
-
 @pytest.fixture(scope="module")
-def browser():
-    chromium = _chromium()
-    if not chromium:
-        _skip(BROWSER_MISSING)
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _skip(PLAYWRIGHT_MISSING)
+def browser(chromium, browser_skip):
+    """The shared chromium (tests/conftest.py), once the site is built."""
     if not PAGES:
-        _skip(SITE_MISSING)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=chromium, headless=True, args=CHROMIUM_ARGS
-        )
-        yield launched
-        launched.close()
+        browser_skip(SITE_MISSING)
+    return chromium
 
 
 @pytest.fixture(scope="module")
-def server(browser):
-    handler = partial(_QuietHandler, directory=str(SITE))
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-    httpd.server_close()
+def server(browser, folder_server):
+    with folder_server(SITE) as base:
+        yield base
 
 
 class _Fetcher:

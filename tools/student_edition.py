@@ -40,7 +40,8 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 DEFAULT_OUT = ROOT / "build" / "student"
-SUPPORT_FILES = ("mnist_lib.py", "checks")  # from notebooks/: a module and a package
+SUPPORT_FILES = ("mnist_lib.py", "checks", "draw.py")  # from notebooks/
+LAB_CONFIG = ROOT / "labconfig"  # requirements.txt installs it: JupyterLab's settings
 REQUIREMENTS = ROOT / "requirements.txt"
 
 BEGIN = "### BEGIN SOLUTION"
@@ -68,7 +69,7 @@ run the check cell below it: it says `Right!` or `Not yet:` with a hint.
 Some exercises ask a question instead: write your answer in the cell that
 says "Your answer".
 
-Keep `mnist_lib.py` and the `checks` folder next to the notebooks. The first lesson
+Keep `mnist_lib.py`, `draw.py` and the `checks` folder next to the notebooks. The first lesson
 you run downloads MNIST (about 11 MB) into the folder `_data`, unless your
 teacher has set `MNIST_MIRRORS` to a shared copy.
 """
@@ -191,6 +192,8 @@ def build(out: Path = DEFAULT_OUT, notebooks: Path = NOTEBOOKS) -> list[Path]:
     copy_support(lesson_dir, notebooks)
     if REQUIREMENTS.is_file():
         shutil.copy2(REQUIREMENTS, out / REQUIREMENTS.name)
+    if LAB_CONFIG.is_dir():
+        shutil.copytree(LAB_CONFIG, out / LAB_CONFIG.name, dirs_exist_ok=True)
     (out / "README.md").write_text(STUDENT_README, encoding="utf-8")
     cache = out / "_data"
     cache.mkdir(exist_ok=True)

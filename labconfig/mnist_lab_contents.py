@@ -1,0 +1,83 @@
+"""The contents manager JupyterLab uses for the tutorial: Jupytext's, with one fix.
+
+A notebook that a learner opens and closes without editing must not be marked unsaved, and
+saving it must not change any file. JupyterLab writes the running kernel's ``language_info``
+(Python's version among it) into the notebook's metadata as soon as the kernel starts, which
+marks the notebook unsaved, and saving then writes that version into the committed ``.ipynb``:
+a change on every learner's machine. So this contents manager
+
+- on opening, fills in the ``language_info`` that this environment's Python kernel will report,
+  so the kernel's start changes nothing;
+- on saving, leaves ``language_info`` out again: the files stay as they were committed.
+
+Markdown files open as notebooks too (that is what makes a double click on a lesson's ``.md``
+open the lesson), so ``README.md`` and ``TEACHING.md`` do as well. A plain Markdown document
+has no kernel, and JupyterLab would ask which kernel to start and mark the document unsaved;
+so it gets this environment's Python kernel, which Jupytext never writes into a plain
+Markdown file (it keeps no metadata there).
+
+The lessons' ``kernelspec`` already matches what JupyterLab writes (committed that way).
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+
+from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
+from jupytext.async_contentsmanager import build_async_jupytext_contents_manager_class
+
+JupytextContentsManager = build_async_jupytext_contents_manager_class(AsyncLargeFileManager)
+
+
+def python_language_info() -> dict:
+    """The ``language_info`` that ipykernel reports when it runs on this Python."""
+    return {
+        "name": "python",
+        "version": sys.version.split()[0],
+        "mimetype": "text/x-python",
+        "codemirror_mode": {"name": "ipython", "version": sys.version_info[0]},
+        "pygments_lexer": f"ipython{sys.version_info[0]}",
+        "nbconvert_exporter": "python",
+        "file_extension": ".py",
+    }
+
+
+def python_kernelspec() -> dict:
+    """The kernelspec of ipykernel's kernel, as JupyterLab writes it into a notebook."""
+    major = sys.version_info[0]
+    return {
+        "name": f"python{major}",
+        "display_name": f"Python {major} (ipykernel)",
+        "language": "python",
+    }
+
+
+def _is_plain_markdown(metadata: dict) -> bool:
+    """Jupytext's mark of a Markdown document that is not a text notebook."""
+    jupytext = metadata.get("jupytext", {})
+    return jupytext.get("notebook_metadata_filter") == "-all" and "kernelspec" not in metadata
+
+
+class LessonContentsManager(JupytextContentsManager):
+    """Jupytext's contents manager that keeps ``language_info`` out of the saved files."""
+
+    async def get(self, path, content=True, type=None, format=None, **kwargs):  # noqa: A002
+        model = await super().get(path, content=content, type=type, format=format, **kwargs)
+        if content and model.get("type") == "notebook" and model.get("content"):
+            metadata = model["content"].setdefault("metadata", {})
+            if path.endswith(".md") and _is_plain_markdown(metadata):
+                metadata["kernelspec"] = python_kernelspec()
+            language = metadata.get("kernelspec", {}).get("language")
+            if language == "python" and "language_info" not in metadata:
+                metadata["language_info"] = python_language_info()
+        return model
+
+    async def save(self, model, path=""):
+        if model.get("type") == "notebook" and model.get("content"):
+            model = copy.copy(model)
+            model["content"] = copy.copy(model["content"])
+            metadata = dict(model["content"].get("metadata", {}))
+            metadata.pop("language_info", None)
+            model["content"]["metadata"] = metadata
+        return await super().save(model, path)

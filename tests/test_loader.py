@@ -10,7 +10,6 @@ verified project cache.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import http.server
 import os
 import socket
@@ -26,6 +25,8 @@ import mnist_lib
 from mnist_lib import CorruptFileError, DownloadError
 
 LABELS = "t10k-labels-idx1-ubyte.gz"  # the smallest file: most cases use it
+# $MNIST_MIRRORS as the test run was started (a fixture clears it for every test).
+STARTING_MIRRORS = os.environ.get("MNIST_MIRRORS", "")
 
 
 # --------------------------------------------------------------------------
@@ -171,7 +172,9 @@ def test_recompressed_file_is_accepted(server, mnist_folder, cache):
 
 
 def test_cache_dir_is_project_data_folder_whatever_the_cwd(tmp_path):
-    notebooks = Path(mnist_lib.__file__).resolve().parent
+    """Run from another folder, the module still caches in _data/ beside notebooks/ and tests/."""
+    project = Path(__file__).resolve().parent.parent  # found from the tests, not from mnist_lib
+    notebooks = project / "notebooks"
     code = "import sys, mnist_lib; print(mnist_lib.CACHE_DIR)"
     env = {**os.environ, "PYTHONPATH": str(notebooks)}
     out = subprocess.run(
@@ -182,7 +185,7 @@ def test_cache_dir_is_project_data_folder_whatever_the_cwd(tmp_path):
         text=True,
         check=True,
     )
-    assert Path(out.stdout.strip()) == notebooks.parent / "_data"
+    assert Path(out.stdout.strip()) == project / "_data"
 
 
 # --------------------------------------------------------------------------
@@ -305,9 +308,24 @@ def test_offline_with_empty_cache_says_what_to_do(cache, no_public_mirrors):
 # --------------------------------------------------------------------------
 
 
-def test_read_idx_checks_known_files(mnist_folder):
+def test_read_idx_decodes_genuine_files(mnist_folder):
     images = mnist_lib.read_idx(mnist_folder / "t10k-images-idx3-ubyte.gz")
+    labels = mnist_lib.read_idx(mnist_folder / LABELS)
     assert images.shape == (10000, 28, 28) and images.dtype == np.uint8
+    assert labels[:5].tolist() == [7, 2, 1, 0, 4]  # the well-known first test digits
+    assert np.bincount(labels, minlength=10).tolist() == [
+        980,
+        1135,
+        1032,
+        1010,
+        982,
+        892,
+        958,
+        1028,
+        974,
+        1009,
+    ]
+    assert images.max() == 255 and images[:, 0, :].max() == 0  # ink, and a blank top row
 
 
 def test_read_idx_rejects_a_bad_file_with_a_known_name(mnist_folder, tmp_path):
@@ -343,10 +361,24 @@ def test_unknown_file_name():
         mnist_lib.fetch("train-images.gz", mirrors=[])
 
 
-def test_payload_hashes_match_the_local_mirror(mnist_folder):
-    """The hashes in the module are those of the verified local copy."""
-    for name, expected in mnist_lib.PAYLOAD_SHA256.items():
-        assert hashlib.sha256(_payload(mnist_folder, name)).hexdigest() == expected
+def test_payload_hashes_match_the_published_sums():
+    """The module's hashes are those the local mirror publishes in its SHA256SUMS file.
+
+    Not the cache: files there got in by passing these very hashes.
+    """
+    sums = [
+        Path(m) / "SHA256SUMS"
+        for m in STARTING_MIRRORS.replace(",", " ").split()
+        if (Path(m) / "SHA256SUMS").is_file()
+    ]
+    if not sums:
+        pytest.skip("no SHA256SUMS in MNIST_MIRRORS (CI points it at ../shared/mnist)")
+    published = {}
+    for line in sums[0].read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            digest, name = line.split()
+            published[name + ".gz"] = digest
+    assert published == mnist_lib.PAYLOAD_SHA256
 
 
 def test_one_hot_encoding():
@@ -360,4 +392,4 @@ def test_download_shows_a_progress_bar(server, mnist_folder, cache, capfd):
     base, root = server
     _publish(root, "mnist", LABELS, (mnist_folder / LABELS).read_bytes())
     mnist_lib.fetch(LABELS, cache_dir=cache, mirrors=[f"{base}/mnist"], progress=True)
-    assert "100%" in capfd.readouterr().err
+    assert f"{LABELS}: 100%" in capfd.readouterr().err  # the project's bar, named, complete

@@ -27,10 +27,8 @@ Settings read from the environment:
     when that is on GitHub; otherwise the button opens the lesson in a
     JupyterLab running on this computer (README's first command).
 
-``SITE_EXECUTION_MODE``
-    myst-nb's ``nb_execution_mode``: ``force`` (default: run every lesson on
-    every build) or ``cache`` (rerun a lesson only when its code changed;
-    handy while writing).
+Every build runs every lesson (myst-nb's ``nb_execution_mode = "force"``); while writing,
+``nox -s docs -- -D nb_execution_mode=cache`` reruns only the lessons whose code changed.
 """
 
 import os
@@ -97,7 +95,7 @@ else:
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3
 
-nb_execution_mode = os.environ.get("SITE_EXECUTION_MODE", "force")
+nb_execution_mode = "force"
 nb_execution_cache_path = str(ROOT / "build" / ".jupyter_cache")
 nb_execution_timeout = 600  # per cell; lesson 4 takes up to about a minute in all
 # A cell that fails is a warning with its traceback in the log (so CI shows it),

@@ -21,6 +21,59 @@ from pathlib import Path
 
 import pytest
 
+TOOLS = Path(__file__).resolve().parent.parent / "tools"
+sys.path.insert(0, str(TOOLS))  # the maintainers' tools, importable by the tests
+
+import student_edition  # noqa: E402  (needs TOOLS on the path)
+
+
+# --- every test file: `lesson`, one parameter per lesson source -----------------------------
+def pytest_generate_tests(metafunc):
+    """A test that takes `lesson` runs once per lesson (its MyST source), named by its stem."""
+    if "lesson" in metafunc.fixturenames:
+        lessons = student_edition.lessons()
+        metafunc.parametrize("lesson", lessons, ids=[path.stem for path in lessons])
+
+
+# --- notebook runs (test_student_edition.py, test_parameters.py) -----------------------------
+@pytest.fixture(scope="session")
+def current_env_kernel_manager():
+    """A kernel manager class that starts kernels with this Python, like --nbval-current-env."""
+    from ipykernel.kernelspec import RESOURCES, get_kernel_dict
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class CurrentEnvKernelSpecs(KernelSpecManager):
+        def get_kernel_spec(self, kernel_name):
+            return self.kernel_spec_class(resource_dir=RESOURCES, **get_kernel_dict())
+
+    class CurrentEnvKernelManager(AsyncKernelManager):
+        @default("kernel_spec_manager")
+        def _kernel_spec_manager_default(self):
+            return CurrentEnvKernelSpecs(data_dir=self.data_dir)
+
+    return CurrentEnvKernelManager
+
+
+@pytest.fixture(scope="session")
+def outputs_text():
+    """outputs_text(cell): the text a notebook cell printed, returned or raised."""
+
+    def text(cell) -> str:
+        parts = []
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                parts.append(output.get("text", ""))
+            elif "data" in output:
+                parts.append(output["data"].get("text/plain", ""))
+            elif output.get("output_type") == "error":
+                parts.append("\n".join(output.get("traceback", [])))
+        return "".join(parts)
+
+    return text
+
+
 BROWSER_MISSING = (
     "Browser test skipped: install Debian's chromium (apt-get install chromium) to run it"
 )
@@ -107,15 +160,11 @@ def folder_server():
     return serve_folder
 
 
-TOOLS = Path(__file__).resolve().parent.parent / "tools"
-
-
 # --- test_grading.py: an nbgrader course built from the lessons -----------------------------
 @pytest.fixture(scope="session")
 def grading_tools():
     """The grading scripts (tools/course.py, grade.py, sandbox.py), imported; needs nbgrader."""
     pytest.importorskip("nbgrader", reason="nbgrader is installed by `nox -s tests`")
-    sys.path.insert(0, str(TOOLS))
     return {name: importlib.import_module(name) for name in ("course", "grade", "sandbox")}
 
 

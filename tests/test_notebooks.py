@@ -10,10 +10,9 @@ import re
 from pathlib import Path
 
 import jupytext
-import pytest
+import student_edition
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-LESSONS = sorted(NOTEBOOKS.glob("[0-9][0-9]-*.md"))
 # Metadata that Jupyter front ends add on their own and that need not be in the .md.
 VOLATILE_METADATA = {"execution", "collapsed", "scrolled", "jp-MarkdownHeadingCollapsed"}
 DRAWS_A_FIGURE = re.compile(r"\bplt\.|\.imshow\(|\.plot\(|\.bar\(|\.matshow\(")
@@ -35,19 +34,19 @@ def test_every_ipynb_has_a_markdown_source():
     assert lonely == []
 
 
-@pytest.mark.parametrize("md", LESSONS, ids=lambda p: p.stem)
-def test_pair_is_in_sync(md):
-    ipynb = md.with_suffix(".ipynb")
+def test_pair_is_in_sync(lesson):
+    ipynb = lesson.with_suffix(".ipynb")
     assert ipynb.exists(), f"{ipynb.name} is missing: run `nox -s sync`"
-    from_md, from_ipynb = _cells(jupytext.read(md)), _cells(jupytext.read(ipynb))
+    from_md, from_ipynb = _cells(jupytext.read(lesson)), _cells(jupytext.read(ipynb))
     assert len(from_md) == len(from_ipynb), "different number of cells: run `nox -s sync`"
     for index, (a, b) in enumerate(zip(from_md, from_ipynb, strict=True)):
-        assert a == b, f"cell {index} differs between {md.name} and {ipynb.name}: run `nox -s sync`"
+        assert a == b, (
+            f"cell {index} differs between {lesson.name} and {ipynb.name}: run `nox -s sync`"
+        )
 
 
-@pytest.mark.parametrize("md", LESSONS, ids=lambda p: p.stem)
-def test_committed_notebook_has_no_outputs(md):
-    nb = jupytext.read(md.with_suffix(".ipynb"))
+def test_committed_notebook_has_no_outputs(lesson):
+    nb = jupytext.read(lesson.with_suffix(".ipynb"))
     dirty = [
         i
         for i, cell in enumerate(nb.cells)
@@ -56,11 +55,10 @@ def test_committed_notebook_has_no_outputs(md):
     assert dirty == [], f"cells {dirty} carry outputs: run `nox -s sync` to strip them"
 
 
-@pytest.mark.parametrize("md", LESSONS, ids=lambda p: p.stem)
-def test_every_figure_has_alt_text(md):
+def test_every_figure_has_alt_text(lesson):
     missing = [
         i
-        for i, cell in enumerate(jupytext.read(md).cells)
+        for i, cell in enumerate(jupytext.read(lesson).cells)
         if cell.cell_type == "code"
         and DRAWS_A_FIGURE.search(cell.source)
         and not cell.metadata.get("mystnb", {}).get("image", {}).get("alt", "").strip()
@@ -68,9 +66,8 @@ def test_every_figure_has_alt_text(md):
     assert missing == [], f"code cells {missing} draw a figure without mystnb.image.alt"
 
 
-@pytest.mark.parametrize("md", LESSONS, ids=lambda p: p.stem)
-def test_one_parameters_cell(md):
-    tagged = [c for c in jupytext.read(md).cells if "parameters" in c.metadata.get("tags", [])]
+def test_one_parameters_cell(lesson):
+    tagged = [c for c in jupytext.read(lesson).cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1
 
 
@@ -80,7 +77,7 @@ def _words(text: str) -> int:
 
 def test_lesson_4_fits_in_one_sitting():
     """Lesson 4's main path (before its exercises) and the whole file stay within budget."""
-    (md,) = (path for path in LESSONS if path.name.startswith("04"))
+    (md,) = (path for path in student_edition.lessons() if path.name.startswith("04"))
     text = md.read_text()
     main_path = text.split("\n## Exercises\n")[0]
     assert "## Going further" in text and "## Going further" not in main_path

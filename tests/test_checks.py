@@ -1,16 +1,9 @@
-"""Tests of the classroom kit: exercise checks, student edition, parameterised runs.
+"""The exercise checks (``notebooks/checks/``) and the exercises that use them.
 
-- ``notebooks/checks/``: every check passes a right function, says "Not yet"
-  (without crashing or showing a solution) to wrong ones and to the
-  placeholder, and raises in strict mode (``CHECKS_STRICT=1``). The checks
-  also pass on the solutions as written in the lessons.
-- ``tools/student_edition.py``: the student edition of every lesson is built
-  into a temporary folder and shown to (a) hold no line of any solution,
-  (b) run from top to bottom in a fresh kernel, and (c) answer "Not yet" in
-  every check cell. That the checks pass on the full lessons is proven by
-  nbval, which runs them with ``CHECKS_STRICT=1`` (set in conftest.py).
-- Parameters: lesson 3 runs under papermill with a quick set of parameters,
-  and its output follows them.
+Every check passes a right function, says "Not yet" (in one line, without showing a solution)
+to typical wrong ones and to the placeholder, and raises in strict mode (``CHECKS_STRICT=1``).
+Every lesson's exercises are shaped alike, and the checks pass on the solutions as written.
+The tests use ``lesson``, a parameter that ``tests/conftest.py`` gives every lesson's source.
 """
 
 from __future__ import annotations
@@ -18,111 +11,36 @@ from __future__ import annotations
 import ast
 import contextlib
 import functools
-import importlib.util
 import io
 import linecache
 import math
-import os
 import re
-import time
-from pathlib import Path
 
 import checks
 import jupytext
-import nbformat
 import numpy as np
 import pytest
+import student_edition
+from course import CHECK_CALL
 
-import lesson4_library as lesson
+import lesson4_library
 import mnist_lib
 
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = ROOT / "notebooks"
-LESSONS = sorted(NOTEBOOKS.glob("[0-9][0-9]-*.md"))
-CHECK_CALL = re.compile(r"^\s*checks\.(\w+)\(", re.MULTILINE)
-EPOCH_LINE = re.compile(r"^Epoch:\s+\d+", re.MULTILINE)
-
-# A quick version of lesson 3, as a teacher would run it before class.
-QUICK_LESSON_3 = dict(epochs=2, training_sample=200, test_sample=200)
-# Parameters for the student-edition run: the exercises do not depend on them, and the
-# full lessons run at their defaults under nbval anyway.
-STUDENT_RUN_PARAMETERS = {"03": QUICK_LESSON_3}
-
-
-def _load_student_edition():
-    spec = importlib.util.spec_from_file_location(
-        "student_edition", ROOT / "tools" / "student_edition.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-student_edition = _load_student_edition()
 SOLUTION_TAG = student_edition.SOLUTION_TAG
 
 
-def _lesson_id(path: Path) -> str:
-    return path.stem
+@pytest.fixture
+def run_check(monkeypatch):
+    """run_check(name, function, strict="0") -> (passed, what the check printed)."""
 
+    def run(name: str, function, strict: str = "0") -> tuple[bool, str]:
+        monkeypatch.setenv("CHECKS_STRICT", strict)
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer):
+            verdict = getattr(checks, name)(function)
+        return bool(verdict), buffer.getvalue()
 
-def _tags(cell) -> list[str]:
-    return list(cell.get("metadata", {}).get("tags", []))
-
-
-def _is_trivial(line: str) -> bool:
-    """Lines that say nothing about a solution: blank, comments, lone brackets, short words."""
-    stripped = line.strip()
-    return len(stripped) < 6 or stripped.startswith("#") or not re.search(r"[A-Za-z0-9]", stripped)
-
-
-def _regions(source: str) -> tuple[list[str], list[str]]:
-    """The lines outside and inside the solution regions of a cell (written independently of
-    the tool, so that a bug in the tool cannot hide a leak)."""
-    outside, inside, within = [], [], False
-    for line in source.splitlines():
-        marker = line.strip()
-        if marker in (student_edition.BEGIN, student_edition.END):
-            within = marker == student_edition.BEGIN
-        else:
-            (inside if within else outside).append(line)
-    return outside, inside
-
-
-def _lines(text: str) -> set[str]:
-    return {line.strip() for line in text.splitlines()}
-
-
-def _outputs_text(cell) -> str:
-    parts = []
-    for output in cell.get("outputs", []):
-        if output.get("output_type") == "stream":
-            parts.append(output.get("text", ""))
-        elif "data" in output:
-            parts.append(output["data"].get("text/plain", ""))
-        elif output.get("output_type") == "error":
-            parts.append("\n".join(output.get("traceback", [])))
-    return "".join(parts)
-
-
-@contextlib.contextmanager
-def _strict(value: str):
-    old = os.environ.get("CHECKS_STRICT")
-    os.environ["CHECKS_STRICT"] = value
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ["CHECKS_STRICT"]
-        else:
-            os.environ["CHECKS_STRICT"] = old
-
-
-def _run_check(name: str, function, strict: str = "0") -> tuple[bool, str]:
-    buffer = io.StringIO()
-    with _strict(strict), contextlib.redirect_stdout(buffer):
-        verdict = getattr(checks, name)(function)
-    return bool(verdict), buffer.getvalue()
+    return run
 
 
 # -- Reference solutions and typical mistakes, for the unit tests of the checks -------
@@ -474,33 +392,33 @@ def test_every_check_has_unit_test_cases():
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_check_passes_a_right_function(name):
+def test_check_passes_a_right_function(name, run_check):
     right, _ = CASES[name]
-    passed, printed = _run_check(name, right, strict="1")
+    passed, printed = run_check(name, right, strict="1")
     assert passed is True
     assert printed.startswith("Right! ")
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_check_says_not_yet_to_wrong_functions_and_placeholders(name):
+def test_check_says_not_yet_to_wrong_functions_and_placeholders(name, run_check):
     _, wrong_ones = CASES[name]
     for wrong in [*wrong_ones, _placeholder, _not_implemented]:
-        passed, printed = _run_check(name, wrong)
+        passed, printed = run_check(name, wrong)
         assert passed is False, (name, wrong)
         assert printed.startswith("Not yet: "), printed
         assert printed.count("\n") == 1, printed  # one line: a hint, not a dump of data
-    assert checks.PLACEHOLDER_HINT in _run_check(name, _placeholder)[1]
-    assert "NotImplementedError" in _run_check(name, _not_implemented)[1]
+    assert checks.PLACEHOLDER_HINT in run_check(name, _placeholder)[1]
+    assert "NotImplementedError" in run_check(name, _not_implemented)[1]
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_check_raises_in_strict_mode(name):
+def test_check_raises_in_strict_mode(name, run_check):
     with pytest.raises(AssertionError, match="^Not yet: "):
-        _run_check(name, _placeholder, strict="1")
+        run_check(name, _placeholder, strict="1")
 
 
-def test_check_refuses_a_result_instead_of_a_function():
-    passed, printed = _run_check("count_digits", np.zeros(10))
+def test_check_refuses_a_result_instead_of_a_function(run_check):
+    passed, printed = run_check("count_digits", np.zeros(10))
     assert passed is False
     assert "pass the function itself" in printed
 
@@ -513,45 +431,9 @@ def test_check_networks_have_active_and_inactive_units():
         assert np.any(pre_activation < 0) and np.any(pre_activation > 0)
 
 
-def test_lesson_4_layers_train_like_train_batches():
-    """Lesson 3's network as a list of layers learns exactly what train_batches learns."""
-    rng = np.random.default_rng(3)
-    images = rng.random((600, 784), dtype=np.float32)
-    digits = rng.integers(0, 10, size=600)
-    one_hot = np.eye(10, dtype=np.float32)[digits]
-    weights_1, weights_2 = (
-        w.astype(np.float32) for w in lesson.initialize_weights(np.random.default_rng(4), 100)
-    )
-    explicit_1, explicit_2 = weights_1.copy(), weights_2.copy()
-    lesson.train_batches(
-        images,
-        one_hot,
-        explicit_1,
-        explicit_2,
-        np.float32(0.5),
-        128,
-        np.random.default_rng(1),
-        output_delta=lesson.cross_entropy_delta,
-    )
-    rng = np.random.default_rng(1)
-    layers = [
-        lesson.Linear(weights_1.copy(), bias=False, input_grad=False),
-        lesson.ReLU(),
-        lesson.Dropout(rng),
-        lesson.Linear(weights_2.copy(), bias=False),
-    ]
-    velocities = [np.zeros_like(p) for p in lesson.parameters(layers)]
-    order = rng.permutation(len(images))
-    rates = np.full(5, 0.5, np.float32)
-    lesson.train_steps(layers, velocities, images, digits, order, 128, rates, 0.0)
-    assert not np.allclose(layers[0].W, weights_1)  # training moved the weights
-    assert np.allclose(layers[0].W, explicit_1, atol=1e-6)
-    assert np.allclose(layers[3].W, explicit_2, atol=1e-6)
-
-
 def test_conv_check_follows_the_layout_of_the_lessons_conv2d():
     """The check's convolution numbers the filter pixels as lesson 4's Conv2D does."""
-    conv2d = lesson.Conv2D
+    conv2d = lesson4_library.Conv2D
     rng = np.random.default_rng(0)
     for filters, k, shape in [(3, 3, (2, 7, 6)), (2, 5, (1, 9, 8))]:
         images = rng.normal(size=shape)
@@ -568,9 +450,11 @@ def test_early_stopping_reference_decides_like_the_lessons_fit(capsys, monkeypat
         losses = list(rng.integers(0, 4, size=epochs) / 4)  # few values: many ties
         patience = int(rng.integers(1, 5))
         scripted = iter(losses)
-        monkeypatch.setattr(lesson, "evaluate", lambda *args, s=scripted: (next(s), 0.0))
-        monkeypatch.setattr(lesson, "train_steps", lambda *args: 0.0)  # the losses are scripted
-        history = lesson.fit(
+        monkeypatch.setattr(lesson4_library, "evaluate", lambda *args, s=scripted: (next(s), 0.0))
+        monkeypatch.setattr(
+            lesson4_library, "train_steps", lambda *args: 0.0
+        )  # the losses are scripted
+        history = lesson4_library.fit(
             [],
             np.zeros((4, 1), np.float32),
             np.zeros(4, int),
@@ -593,33 +477,39 @@ def _check_calls(nb) -> list[str]:
     return [
         name
         for cell in nb.cells
-        if cell.cell_type == "code" and SOLUTION_TAG not in _tags(cell)
+        if cell.cell_type == "code" and SOLUTION_TAG not in student_edition._tags(cell)
         for name in CHECK_CALL.findall(cell.source)
     ]
 
 
 def _solution_cells(nb):
-    return [cell for cell in nb.cells if SOLUTION_TAG in _tags(cell) and cell.cell_type == "code"]
+    return [
+        cell
+        for cell in nb.cells
+        if SOLUTION_TAG in student_edition._tags(cell) and cell.cell_type == "code"
+    ]
 
 
 def test_every_check_is_used_by_exactly_one_exercise():
-    used = [name for md in LESSONS for name in _check_calls(jupytext.read(md))]
+    lessons = student_edition.lessons()
+    used = [name for md in lessons for name in _check_calls(jupytext.read(md))]
     assert sorted(used) == sorted(checks.__all__)
 
 
-@pytest.mark.parametrize("md", LESSONS, ids=_lesson_id)
-def test_exercises_of_a_lesson(md):
+def test_exercises_of_a_lesson(lesson):
     """3 to 5 exercises; each solution cell is folded on the site and followed by its check."""
-    nb = jupytext.read(md)
-    text = md.read_text(encoding="utf-8")
+    nb = jupytext.read(lesson)
+    text = lesson.read_text(encoding="utf-8")
     solutions = _solution_cells(nb)
-    assert solutions, f"{md.name} has no exercise solutions"
+    assert solutions, f"{lesson.name} has no exercise solutions"
     exercises = re.findall(r"^### \d+\. ", text.split("\n## Exercises\n", 1)[-1], re.MULTILINE)
     assert 3 <= len(exercises) <= 5
     for index, cell in enumerate(nb.cells):
         if cell not in solutions:
             continue
-        assert "hide-input" in _tags(cell), f"solution cell {index} is not folded on the site"
+        assert "hide-input" in student_edition._tags(cell), (
+            f"solution cell {index} is not folded on the site"
+        )
         defined = [
             node.name for node in ast.parse(cell.source).body if isinstance(node, ast.FunctionDef)
         ]
@@ -638,182 +528,18 @@ def _solution_namespace():
     }
 
 
-@pytest.mark.parametrize("md", LESSONS, ids=_lesson_id)
-def test_checks_pass_on_the_lessons_solutions(md):
+def test_checks_pass_on_the_lessons_solutions(lesson, run_check):
     """Cheap twin of nbval's strict run: define each solution function and check it."""
-    nb = jupytext.read(md)
+    nb = jupytext.read(lesson)
     for index, cell in enumerate(_solution_cells(nb)):
         tree = ast.parse(cell.source)
         definitions = [node for node in tree.body if isinstance(node, ast.FunctionDef)]
         module = ast.Module(body=definitions, type_ignores=[])
-        filename = f"<{md.stem} solution {index}>"
+        filename = f"<{lesson.stem} solution {index}>"
         source = ast.unparse(module)
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         namespace = _solution_namespace()
         exec(compile(source, filename, "exec"), namespace)
         for definition in definitions:
-            passed, printed = _run_check(definition.name, namespace[definition.name], strict="1")
+            passed, printed = run_check(definition.name, namespace[definition.name], strict="1")
             assert passed, printed
-
-
-# -- The student edition --------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def student_folder(tmp_path_factory) -> Path:
-    """The lessons of the student edition built into <tmp>, sharing the project's data cache."""
-    base = tmp_path_factory.mktemp("student")
-    # mnist_lib keeps its cache one folder up from itself: share the project's cache.
-    (ROOT / "_data").mkdir(exist_ok=True)
-    (base / "_data").symlink_to(ROOT / "_data", target_is_directory=True)
-    written = student_edition.build(base)
-    assert [path.stem for path in written] == [md.stem for md in LESSONS]
-    return base / "notebooks"
-
-
-def test_student_edition_has_every_lesson_and_module(student_folder):
-    for md in LESSONS:
-        assert (student_folder / f"{md.stem}.ipynb").is_file()
-    assert (student_folder / "mnist_lib.py").is_file()
-    for name in ("__init__.py", "core.py", *(f"lesson{n}.py" for n in range(1, len(LESSONS) + 1))):
-        assert (student_folder / "checks" / name).is_file()
-    for name in ("requirements.txt", "README.md", "_data/README.md"):
-        assert (student_folder.parent / name).is_file()
-
-
-@pytest.mark.parametrize("md", LESSONS, ids=_lesson_id)
-def test_no_solution_text_survives(md, student_folder):
-    full = jupytext.read(md)
-    student = nbformat.read(student_folder / f"{md.stem}.ipynb", as_version=4)
-    # Lines that also appear outside the solutions (the lesson's own code, the task text)
-    # are not secrets: a solution may repeat a line the lesson already shows.
-    public, solutions = set(), []
-    for cell in full.cells:
-        if SOLUTION_TAG not in _tags(cell):
-            public |= _lines(cell.source)
-        elif cell.cell_type == "code":
-            outside, inside = _regions(cell.source)
-            public |= _lines("\n".join(outside))
-            solutions += inside
-        else:  # a model answer to a question
-            solutions += cell.source.splitlines()
-    secret = {
-        line.strip() for line in solutions if not _is_trivial(line) and line.strip() not in public
-    }
-    assert secret, f"{md.name} should have exercise solutions"
-    student_lines = set().union(*(_lines(cell.source) for cell in student.cells))
-    assert sorted(secret & student_lines) == []
-    everything = "\n".join(cell.source for cell in student.cells)
-    assert student_edition.BEGIN not in everything and student_edition.END not in everything
-
-
-@pytest.mark.parametrize("md", LESSONS, ids=_lesson_id)
-def test_student_notebook_is_clean(md, student_folder):
-    full = jupytext.read(md)
-    student = nbformat.read(student_folder / f"{md.stem}.ipynb", as_version=4)
-    nbformat.validate(student)
-    assert len(student.cells) == len(full.cells)
-    for before, after in zip(full.cells, student.cells, strict=True):
-        assert after.cell_type == before.cell_type
-        if after.cell_type == "code":
-            assert after.outputs == [] and after.execution_count is None
-        assert "hide-input" not in _tags(after) or SOLUTION_TAG not in _tags(before)
-        if SOLUTION_TAG in _tags(before) and before.cell_type == "code":
-            assert student_edition.PLACEHOLDER in after.source
-            ast.parse(after.source)  # the placeholder leaves valid Python
-        elif SOLUTION_TAG not in _tags(before):
-            assert after.source == before.source
-
-
-def _kernel_manager_class():
-    """A kernel manager that starts kernels with this Python, like --nbval-current-env."""
-    from ipykernel.kernelspec import RESOURCES, get_kernel_dict
-    from jupyter_client.kernelspec import KernelSpecManager
-    from jupyter_client.manager import AsyncKernelManager
-    from traitlets import default
-
-    class CurrentEnvKernelSpecs(KernelSpecManager):
-        def get_kernel_spec(self, kernel_name):
-            return self.kernel_spec_class(resource_dir=RESOURCES, **get_kernel_dict())
-
-    class CurrentEnvKernelManager(AsyncKernelManager):
-        @default("kernel_spec_manager")
-        def _kernel_spec_manager_default(self):
-            return CurrentEnvKernelSpecs(data_dir=self.data_dir)
-
-    return CurrentEnvKernelManager
-
-
-def _inject_parameters(nb, parameters: dict):
-    """Papermill's injection, by hand: a cell after the one tagged `parameters`."""
-    index = next(i for i, cell in enumerate(nb.cells) if "parameters" in _tags(cell))
-    unknown = set(parameters) - set(re.findall(r"\b(\w+)\s*=", nb.cells[index].source))
-    assert not unknown, f"not in the parameters cell: {sorted(unknown)}"
-    source = "\n".join(f"{name} = {value!r}" for name, value in parameters.items())
-    cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]})
-    nb.cells.insert(index + 1, cell)
-
-
-@pytest.mark.parametrize("md", LESSONS, ids=_lesson_id)
-def test_student_edition_runs_and_every_check_says_not_yet(md, student_folder):
-    from nbclient import NotebookClient
-
-    nb = nbformat.read(student_folder / f"{md.stem}.ipynb", as_version=4)
-    parameters = STUDENT_RUN_PARAMETERS.get(md.name[:2])
-    if parameters:
-        _inject_parameters(nb, parameters)
-    env = dict(os.environ, CHECKS_STRICT="0")
-    client = NotebookClient(
-        nb,
-        timeout=600,
-        kernel_name="python3",
-        kernel_manager_class=_kernel_manager_class(),
-        resources={"metadata": {"path": str(student_folder)}},
-    )
-    started = time.perf_counter()
-    client.execute(env=env)  # raises CellExecutionError if any cell fails
-    print(f"{md.stem}: student edition ran in {time.perf_counter() - started:.1f} s")
-
-    check_cells = [
-        cell for cell in nb.cells if cell.cell_type == "code" and CHECK_CALL.search(cell.source)
-    ]
-    assert len(check_cells) >= 3
-    for cell in check_cells:
-        printed = _outputs_text(cell)
-        assert "Not yet: " in printed and "Right!" not in printed, (cell.source, printed)
-
-
-# -- Parameters --------------------------------------------------------------------------
-
-
-def test_quick_run_of_lesson_3_with_papermill(tmp_path):
-    import papermill
-
-    (lesson,) = NOTEBOOKS.glob("03-*.ipynb")
-    output = tmp_path / "03-quick.ipynb"
-    papermill.execute_notebook(
-        str(lesson),
-        str(output),
-        parameters=QUICK_LESSON_3,
-        cwd=str(NOTEBOOKS),
-        kernel_name="python3",
-        kernel_manager_class=_kernel_manager_class(),
-        progress_bar=False,
-    )
-    nb = nbformat.read(output, as_version=4)
-    injected = [cell for cell in nb.cells if "injected-parameters" in _tags(cell)]
-    assert len(injected) == 1
-
-    training_runs = [cell for cell in nb.cells if re.search(r"\) = train\(", cell.source)]
-    assert len(training_runs) == 2
-    for cell in training_runs:
-        assert len(EPOCH_LINE.findall(_outputs_text(cell))) == QUICK_LESSON_3["epochs"]
-
-    printed = "\n".join(_outputs_text(cell) for cell in nb.cells if cell.cell_type == "code")
-    n_train, n_test = QUICK_LESSON_3["training_sample"], QUICK_LESSON_3["test_sample"]
-    assert f"training_images: ({n_train}, 784) float64" in printed
-    assert f"training_labels: ({n_train}, 10) float64" in printed
-    assert re.search(rf"test_images: +\({n_test}, 784\) float64", printed)
-    assert re.search(rf"test_labels: +\({n_test}, 10\) float64", printed)
-    assert "not the lesson's parameters" in printed
-    assert "Not yet" not in printed  # the full edition's checks still pass

@@ -44,10 +44,11 @@ from pathlib import Path
 import jupytext
 import numpy as np
 import pytest
+import student_edition
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-LESSONS = sorted(NOTEBOOKS.glob("[0-9][0-9]-*.md"))
+LESSONS = student_edition.lessons()
 SCREENSHOTS = Path(os.environ.get("SCREENSHOTS_DIR") or ROOT / "build" / "screenshots") / "lab"
 RUN_ALL_TIMEOUT = int(
     os.environ.get("LAB_RUN_ALL_TIMEOUT", 300)
@@ -81,7 +82,6 @@ MYST_ONLY = {
 }
 
 
-@pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem)
 def test_lesson_uses_markdown_that_jupyterlab_renders(lesson):
     """Admonitions, dropdowns, glue and other MyST extensions must not show up as raw text."""
     found = [
@@ -97,7 +97,6 @@ def test_lesson_uses_markdown_that_jupyterlab_renders(lesson):
     )
 
 
-@pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem)
 def test_ci_only_cells_are_folded_in_jupyterlab(lesson):
     """A cell the site removes (remove-cell) shows folded in JupyterLab (source_hidden)."""
     unfolded = [
@@ -606,7 +605,6 @@ def test_readme_opens_and_its_links_open_the_lessons(lab, chromium):
     fail_on(problems, "README.md in JupyterLab")
 
 
-@pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem)
 def test_lesson_in_jupyterlab(lesson, lab, chromium):
     problems: list[str] = []
     shutil.rmtree(lab.project / "_data")  # every lesson downloads MNIST, as on a first run

@@ -34,12 +34,13 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
+import student_edition
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = Path(os.environ.get("SITE_DIR") or ROOT / "build" / "site")  # SITE_DIR: test another build
 SCREENSHOTS = Path(os.environ.get("SCREENSHOTS_DIR") or ROOT / "build" / "screenshots")
 NOTEBOOKS = ROOT / "notebooks"
-LESSONS = sorted(NOTEBOOKS.glob("[0-9][0-9]-*.md"))
+LESSONS = student_edition.lessons()
 
 SITE_MISSING = (
     "Browser test skipped: the site is not built (run `nox -s docs`, or `nox -s tests`, "

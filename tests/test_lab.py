@@ -141,9 +141,9 @@ def test_check_messages_fit_the_edition():
     import checks
 
     with pytest.raises(checks.NotYet, match="Replace the line"):
-        checks._call(_student_edition_function, np.zeros(3))
+        checks.core._call(_student_edition_function, np.zeros(3))
     with pytest.raises(checks.NotYet) as raised:
-        checks._call(_full_edition_function_without_return, np.zeros(3))
+        checks.core._call(_full_edition_function_without_return, np.zeros(3))
     assert "YOUR CODE HERE" not in str(raised.value) and "`return`" in str(raised.value)
 
 

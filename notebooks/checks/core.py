@@ -17,6 +17,21 @@ PLACEHOLDER_HINT = (
 )
 
 
+#: The same reminder where there is no placeholder (the full edition, or it was replaced).
+NO_RETURN_HINT = (
+    "your function returned None. Does every way through it end with a `return` statement?"
+)
+
+
+def _none_hint(function) -> str:
+    """The hint for a function that returned None, fitting the edition it was written in."""
+    try:
+        source = inspect.getsource(function)
+    except (OSError, TypeError):  # no source to look at: say what holds in both editions
+        source = ""
+    return PLACEHOLDER_HINT if "# YOUR CODE HERE" in source else NO_RETURN_HINT
+
+
 class NotYet(Exception):
     """Raised inside a check when the learner's function is not right yet."""
 
@@ -106,7 +121,7 @@ def _call(function, *args, **kwargs):
             "example of your own and compare with what you expect by hand."
         ) from None
     if result is None:
-        raise NotYet(PLACEHOLDER_HINT)
+        raise NotYet(_none_hint(function))
     return result
 
 

@@ -7,11 +7,11 @@ import math
 import numpy as np
 
 from .core import (
-    PLACEHOLDER_HINT,
     NotYet,
     _as_array,
     _call,
     _check,
+    _none_hint,
     _numerical_gradient,
     _relative_error,
 )
@@ -46,7 +46,7 @@ def cross_entropy_gradient(function):
                 "numbers (one digit per image), not one-hot rows."
             ) from None
         if result is None:
-            raise NotYet(PLACEHOLDER_HINT)
+            raise NotYet(_none_hint(function))
         if not np.array_equal(given, scores):
             raise NotYet("your function changed the scores it was given; work on a new array.")
         result = _as_array(result, "The gradient").astype(float)

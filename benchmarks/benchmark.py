@@ -238,7 +238,6 @@ def measure_load(bench, repeats):
 def measure_memory(bench):
     """Peak of NumPy's allocations during one training run, and the process's peak RSS."""
     tracemalloc.start()
-    tracemalloc.reset_peak()
     baseline = tracemalloc.get_traced_memory()[0]
     bench.train(bench.seed)
     traced_peak = tracemalloc.get_traced_memory()[1] - baseline

@@ -49,10 +49,8 @@ import student_edition
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 LESSONS = student_edition.lessons()
-SCREENSHOTS = Path(os.environ.get("SCREENSHOTS_DIR") or ROOT / "build" / "screenshots") / "lab"
-RUN_ALL_TIMEOUT = int(
-    os.environ.get("LAB_RUN_ALL_TIMEOUT", 300)
-)  # seconds; lesson 4 takes about 25 s on an idle 2-core machine
+SCREENSHOTS = ROOT / "build" / "screenshots" / "lab"
+RUN_ALL_TIMEOUT = 300  # seconds; lesson 4 takes about 25 s on an idle 2-core machine
 SCREENSHOT_PART = 15_000  # pixels: taller screenshots are split into parts
 OPEN_TIMEOUT = 60_000  # milliseconds, for JupyterLab's start-up and a kernel's
 # What the learner's file browser must show at its root.

@@ -26,7 +26,6 @@ when chromium is installed; with ``REQUIRE_BROWSER_TEST=1`` (set by
 from __future__ import annotations
 
 import json
-import os
 import re
 import urllib.error
 import urllib.request
@@ -37,8 +36,8 @@ import pytest
 import student_edition
 
 ROOT = Path(__file__).resolve().parent.parent
-SITE = Path(os.environ.get("SITE_DIR") or ROOT / "build" / "site")  # SITE_DIR: test another build
-SCREENSHOTS = Path(os.environ.get("SCREENSHOTS_DIR") or ROOT / "build" / "screenshots")
+SITE = ROOT / "build" / "site"
+SCREENSHOTS = ROOT / "build" / "screenshots"
 NOTEBOOKS = ROOT / "notebooks"
 LESSONS = student_edition.lessons()
 
@@ -73,10 +72,16 @@ PAGES = _site_pages()
 
 
 @pytest.fixture(scope="module")
-def browser(chromium, browser_skip):
-    """The shared chromium (tests/conftest.py), once the site is built."""
+def built_site(browser_skip):
+    """The built site's folder; a skip (or, where required, a failure) if there is none."""
     if not PAGES:
         browser_skip(SITE_MISSING)
+    return SITE
+
+
+@pytest.fixture(scope="module")
+def browser(chromium, built_site):
+    """The shared chromium (tests/conftest.py), once the site is built."""
     return chromium
 
 
@@ -179,7 +184,7 @@ def _removed_cell_markers(stem: str) -> list[str]:
     return markers
 
 
-def _check_links(links, page_url, base, fetcher, problems):
+def _check_links(links, base, fetcher, problems):
     for href in sorted(set(links)):
         if not href.startswith(base):
             continue  # external links are plain links; they are not loaded
@@ -272,7 +277,7 @@ def test_page(page_path, browser, server, fetcher):
             f"math not typeset: {report['mathUntypeset']} of {report['mathTotal']} "
             f"formulas untouched, {report['mathErrors']} MathJax errors"
         )
-    _check_links(report["links"], url, server, fetcher, problems)
+    _check_links(report["links"], server, fetcher, problems)
     if page_path.startswith("lessons/"):
         _check_lesson(page_path, report, fetcher, problems)
 
@@ -297,11 +302,11 @@ def test_search_finds_the_lessons(browser, server):
     assert any("/lessons/" in h for h in hits), hits
 
 
-def test_every_lesson_has_a_page(browser):
+def test_every_lesson_has_a_page(built_site):
     missing = [
         md.stem
         for md in LESSONS
-        if not (SITE / "lessons" / f"{md.stem}.html").is_file()
-        or not (SITE / "lessons" / f"{md.stem}.ipynb").is_file()
+        if not (built_site / "lessons" / f"{md.stem}.html").is_file()
+        or not (built_site / "lessons" / f"{md.stem}.ipynb").is_file()
     ]
     assert not missing, f"lessons missing from the site (rebuild it: nox -s docs): {missing}"

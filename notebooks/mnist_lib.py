@@ -53,29 +53,35 @@ __all__ = [
     "use_blas_threads",
 ]
 
-#: The four files, under the names the NumPy tutorial uses for them.
-DATA_SOURCES = {
-    "training_images": "train-images-idx3-ubyte.gz",
-    "test_images": "t10k-images-idx3-ubyte.gz",
-    "training_labels": "train-labels-idx1-ubyte.gz",
-    "test_labels": "t10k-labels-idx1-ubyte.gz",
+#: The facts of each file, one row per file: the name the NumPy tutorial gives its array,
+#: the SHA-256 of the decompressed payload (the canonical MNIST files), and what the IDX
+#: header must say (number of items, *item shape).
+FILES = {
+    "train-images-idx3-ubyte.gz": (
+        "training_images",
+        "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+        (60_000, 28, 28),
+    ),
+    "t10k-images-idx3-ubyte.gz": (
+        "test_images",
+        "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+        (10_000, 28, 28),
+    ),
+    "train-labels-idx1-ubyte.gz": (
+        "training_labels",
+        "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+        (60_000,),
+    ),
+    "t10k-labels-idx1-ubyte.gz": (
+        "test_labels",
+        "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+        (10_000,),
+    ),
 }
-
-#: SHA-256 of each decompressed payload (the canonical MNIST files).
-PAYLOAD_SHA256 = {
-    "train-images-idx3-ubyte.gz": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-    "train-labels-idx1-ubyte.gz": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-    "t10k-images-idx3-ubyte.gz": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-    "t10k-labels-idx1-ubyte.gz": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-}
-
-#: What each file's IDX header must say: (number of items, *item shape).
-EXPECTED_SHAPES = {
-    "train-images-idx3-ubyte.gz": (60_000, 28, 28),
-    "train-labels-idx1-ubyte.gz": (60_000,),
-    "t10k-images-idx3-ubyte.gz": (10_000, 28, 28),
-    "t10k-labels-idx1-ubyte.gz": (10_000,),
-}
+#: Views of FILES: the tutorial's names -> file, file -> payload hash, file -> header shape.
+DATA_SOURCES = {key: filename for filename, (key, _, _) in FILES.items()}
+PAYLOAD_SHA256 = {filename: digest for filename, (_, digest, _) in FILES.items()}
+EXPECTED_SHAPES = {filename: shape for filename, (_, _, shape) in FILES.items()}
 
 #: Public mirrors, tried after the configured ones.  The first is the one the
 #: NumPy tutorial uses.

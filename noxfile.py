@@ -127,6 +127,10 @@ def sync(session: nox.Session) -> None:
     session.run("jupytext", "--sync", *LESSONS)
     # The .md is the source of truth: rewrite each .ipynb from it, without outputs.
     session.run("jupytext", "--to", "ipynb", *LESSONS)
+    # Leave each .md the newer file of its pair: Jupytext in JupyterLab refuses to open a
+    # lesson whose .ipynb is newer than its .md when their texts differ in any detail.
+    for lesson in LESSONS:
+        (ROOT / lesson).touch()
 
 
 @nox.session

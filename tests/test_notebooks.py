@@ -113,3 +113,16 @@ def test_study_and_run_times_agree_across_pages():
             rf"^\| {number} \|.*\| {study} \+ {exercises} of exercises \|", teaching, re.M
         )
         assert f"| {number} | {study}, plus {exercises} of exercises |" in site
+
+
+def test_source_is_in_jupytext_canonical_form(lesson):
+    """Saving an untouched lesson from JupyterLab rewrites nothing: the .md is what Jupytext
+    writes for it (the browser test checks the same thing in JupyterLab itself)."""
+    from jupytext.config import load_jupytext_config
+
+    config = load_jupytext_config(str(lesson.parent))  # notebooks/jupytext.toml
+    text = lesson.read_text(encoding="utf-8")
+    rewritten = jupytext.writes(jupytext.read(lesson, config=config), fmt="md:myst", config=config)
+    assert rewritten == text, (
+        f"{lesson.name} is not in Jupytext's form: open and save it, or run `nox -s sync`"
+    )

@@ -18,6 +18,7 @@ import nbformat
 import pytest
 import student_edition
 from course import CHECK_CALL
+from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 
 SOLUTION_TAG = student_edition.SOLUTION_TAG
@@ -121,7 +122,8 @@ def test_student_edition_runs_and_every_check_says_not_yet(
 ):
     from nbclient import NotebookClient
 
-    nb = nbformat.read(student_folder / f"{lesson.stem}.ipynb", as_version=4)
+    # papermill's reader: it gives every cell the `tags` list that its injection looks for.
+    nb = load_notebook_node(str(student_folder / f"{lesson.stem}.ipynb"))
     parameters = STUDENT_RUN_PARAMETERS.get(lesson.name[:2])
     if parameters:  # papermill's own injection, without running anything
         nb = parameterize_notebook(nb, parameters)

@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 
+from mnist_lib import one_hot_encoding
+
 from .core import (
     NotYet,
     _as_array,
@@ -26,15 +28,10 @@ __all__ = [
 ]
 
 
-def _one_hot(labels, dimension=10):
-    labels = np.asarray(labels)
-    return (labels[:, None] == np.arange(dimension)).astype(np.float64)
-
-
 def _check_one_hot_result(function, labels, dimension=None):
     kwargs = {} if dimension is None else {"dimension": dimension}
     result = _as_array(_call(function, labels, **kwargs), "The encoded labels")
-    expected = _one_hot(labels, dimension or 10)
+    expected = one_hot_encoding(labels, dimension or 10)
     if result.shape != expected.shape:
         raise NotYet(
             "the result should have one row per label and one column per class "

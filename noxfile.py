@@ -7,9 +7,9 @@
     nox -s lab      JupyterLab on the lessons
     nox -s docs     build the site into build/site, running every lesson
     nox -s serve    serve build/site on http://127.0.0.1:8000
-    nox -s sync     bring each .md/.ipynb pair in sync and strip outputs
+    nox -s sync     bring each .md/.ipynb pair in sync, strip outputs, rewrite the library
     nox -s student  the student edition (no solutions) into build/student
-    nox -s library  write lesson 4's library cells into notebooks/lesson4_library.py
+    nox -s library  lesson 4's parameters and library cells into notebooks/lesson4_library.py
     nox -s lint     ruff on the module, tests, wiring and notebooks
     nox -s bench    lesson 4's speed, load and memory figures (-- --torch: with PyTorch)
     nox -s course   the lessons as an nbgrader course (source and release) in build/course
@@ -131,6 +131,8 @@ def sync(session: nox.Session) -> None:
     # lesson whose .ipynb is newer than its .md when their texts differ in any detail.
     for lesson in LESSONS:
         (ROOT / lesson).touch()
+    # Lesson 4's cells may have changed: rewrite the module the benchmark and tests import.
+    session.run("python", "tools/export_library.py")
 
 
 @nox.session
@@ -142,7 +144,7 @@ def student(session: nox.Session) -> None:
 
 @nox.session
 def library(session: nox.Session) -> None:
-    """Write lesson 4's cells tagged `library` into notebooks/lesson4_library.py."""
+    """Write lesson 4's cells tagged `parameters` and `library` into lesson4_library.py."""
     session.install("jupytext>=1.16")
     session.run("python", "tools/export_library.py", *session.posargs)
 

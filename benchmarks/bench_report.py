@@ -141,6 +141,15 @@ def report_torch(bench, records):
     row("PyTorch test accuracy after the last epoch", spread(torch["torch_final"], "", 4))
 
 
+def report_step(bench, records):
+    step = records["step"]
+    counts = list(step)
+    print(f"\nOne training step, part by part: microseconds per batch of {bench.batch_size}")
+    print(f"  {'BLAS threads':<52}" + "".join(f"{count:>12}" for count in counts))
+    for name in step[counts[0]]:
+        print(f"  {name:<52}" + "".join(f"{step[count][name]:12.0f}" for count in counts))
+
+
 def report(bench, records):
     """Print every record; return 1 if fewer than 9 of 10 seeds reach the target, else 0."""
     report_machine(records)
@@ -149,6 +158,7 @@ def report(bench, records):
     report_gemm(bench, records)
     report_load(records)
     report_torch(bench, records)
+    report_step(bench, records)
     memory = records["memory"]
     print("\nMemory")
     row("peak NumPy allocations during one training run", f"{memory['traced_peak_mib']:.1f} MiB")

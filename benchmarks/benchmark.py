@@ -1,6 +1,6 @@
 """Speed, robustness and memory figures of lesson 4, measured on the machine it runs on.
 
-    python benchmarks/benchmark.py [--threads N] [--repeats R] [--seeds S] [--torch]
+    python benchmarks/benchmark.py [--threads N] [--repeats R] [--seeds S] [--torch] [--own-kernel]
 
 The benchmark runs the lesson's own code: it imports ``notebooks/lesson4_library.py``, which
 ``nox -s library`` writes from the lesson's cells tagged ``parameters`` and ``library``, so it
@@ -12,6 +12,7 @@ report prints them all. See ``benchmarks/README.md`` for what each figure means.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import resource
@@ -25,13 +26,14 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
+KERNEL_SETTINGS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # they override OpenBLAS's choice
 LOAD_SAMPLE = 12_000  # images per timed run under load (all cores collapse: keep it short)
 sys.path[:0] = [str(NOTEBOOKS), str(Path(__file__).resolve().parent)]
 
 from bench_report import SQUARE, epoch_times, first_epoch_at, report  # noqa: E402
 
 import lesson4_library  # noqa: E402
-from mnist_lib import load_mnist, one_hot_encoding, use_blas_threads  # noqa: E402
+from mnist_lib import MIN_INTERVAL, load_mnist, one_hot_encoding, use_blas_threads  # noqa: E402
 
 
 def parse_arguments(argv=None):
@@ -41,6 +43,11 @@ def parse_arguments(argv=None):
     parser.add_argument("--seeds", type=int, default=10, help="seeds of the recipe check (10)")
     parser.add_argument("--torch", action="store_true", help="also train the network in PyTorch")
     parser.add_argument("--rounds", type=int, default=6, help="NumPy/PyTorch rounds (6)")
+    parser.add_argument(
+        "--own-kernel",
+        action="store_true",
+        help="let OpenBLAS pick its kernel: run without " + " and ".join(KERNEL_SETTINGS),
+    )
     return parser.parse_args(argv)
 
 
@@ -67,9 +74,12 @@ class Bench:
         layers = self.lesson.build_mlp(self.sizes, rng, init="he", bias=True, dropout=False)
         return layers, rng
 
-    def train(self, seed, images=None, labels=None, test_set=None, epochs=None):
-        """Train the best model's recipe; return fit's history (training seconds per epoch)."""
-        layers, rng = self.build(seed)
+    def train(self, seed, images=None, labels=None, test_set=None, epochs=None, model=None):
+        """Train the best model's recipe; return fit's history (training seconds per epoch).
+
+        model: (layers, rng) from build(seed), to train layers that were prepared first.
+        """
+        layers, rng = model or self.build(seed)
         return self.lesson.fit(
             layers,
             self.images if images is None else images,
@@ -92,6 +102,17 @@ def timed(function, repeats):
         function()
         times.append(time.perf_counter() - start)
     return times
+
+
+def settle_threads(threads):
+    """Set the BLAS threads; with "auto", wait until its first measurement can be taken.
+
+    "auto" starts on one thread and first measures the machine's load MIN_INTERVAL seconds
+    later; in the lesson that happens long before training, so the benchmark waits too.
+    """
+    use_blas_threads(threads)
+    if threads == "auto":
+        time.sleep(MIN_INTERVAL)
 
 
 def measure_loops(bench, repeats):
@@ -188,7 +209,7 @@ def measure_gemm(bench, repeats):
         for kind, count in record:
             use_blas_threads(count)
             record[kind, count].append(gemm_speed(shapes[kind]))
-    use_blas_threads(bench.threads)
+    settle_threads(bench.threads)
     return {"counts": counts, "peaks": record}
 
 
@@ -223,16 +244,54 @@ def measure_load(bench, repeats):
     record = {f"{c} {load}": [] for c in counts for load in ("quiet", "load")}
     for _ in range(repeats):
         for count in counts:
-            use_blas_threads(count)
             for load in ("quiet", "load"):
-                if load == "load":
-                    with BusyProcess():
-                        history = bench.train(bench.seed, images, labels, epochs=1)
-                else:
+                with BusyProcess() if load == "load" else contextlib.nullcontext():
+                    settle_threads(count)  # "auto" measures the machine as it is now
                     history = bench.train(bench.seed, images, labels, epochs=1)
                 record[f"{count} {load}"].append(history["seconds"][-1] * per_epoch)
-    use_blas_threads(bench.threads)
+    settle_threads(bench.threads)
     return {"counts": counts, "epoch_seconds": record}
+
+
+def measure_step(bench):
+    """Microseconds per batch of each part of a training step, on 1 thread and on every core.
+
+    While the lesson's own fit trains one epoch, each layer's forward and backward and
+    softmax_cross_entropy run inside a timer; the rest is what train_steps does around them
+    (taking the batch out of the images, the learning rate, the momentum updates).
+    """
+    lesson, record = bench.lesson, {}
+    batches = -(-len(bench.images) // bench.batch_size)
+    for count in dict.fromkeys([1, bench.cores]):
+        use_blas_threads(count)
+        parts = record[count] = {}
+
+        def timer(name, function, parts=parts):
+            def timed_call(*args, **kwargs):
+                start = time.perf_counter()
+                result = function(*args, **kwargs)
+                parts[name] = parts.get(name, 0.0) + time.perf_counter() - start
+                return result
+
+            return timed_call
+
+        layers, rng = bench.build(bench.seed)
+        for i, layer in enumerate(layers, start=1):
+            for method in ("forward", "backward"):
+                name = f"layer {i} ({type(layer).__name__}) {method}"
+                setattr(layer, method, timer(name, getattr(layer, method)))
+        softmax_cross_entropy = lesson.softmax_cross_entropy
+        lesson.softmax_cross_entropy = timer("softmax_cross_entropy", softmax_cross_entropy)
+        try:
+            seconds = bench.train(bench.seed, epochs=1, model=(layers, rng))["seconds"][-1]
+        finally:
+            lesson.softmax_cross_entropy = softmax_cross_entropy
+        parts["the rest of train_steps"] = seconds - sum(parts.values())
+        parts["the whole step"] = seconds
+        for name in parts:
+            parts[name] *= 1e6 / batches
+    settle_threads(bench.threads)
+    return record
 
 
 def measure_memory(bench):
@@ -249,8 +308,14 @@ def measure_memory(bench):
 
 def main(argv=None):
     args = parse_arguments(argv)
+    if args.own_kernel and any(name in os.environ for name in KERNEL_SETTINGS):
+        # OpenBLAS reads them when NumPy loads it: start again without them.
+        env = {k: v for k, v in os.environ.items() if k not in KERNEL_SETTINGS}
+        sys.stdout.flush()
+        arguments = sys.argv[1:] if argv is None else list(argv)
+        os.execve(sys.executable, [sys.executable, __file__, *arguments], env)
     bench = Bench(args.threads)
-    use_blas_threads(bench.threads)
+    settle_threads(bench.threads)
     records = {"machine": describe_machine(bench, args)}
     records["loops"] = measure_loops(bench, args.repeats)
     records["seeds"] = measure_seeds(bench, args.seeds)
@@ -260,6 +325,7 @@ def main(argv=None):
         from bench_torch import measure_torch
 
         records["torch"] = measure_torch(bench, args.rounds)
+    records["step"] = measure_step(bench)
     records["memory"] = measure_memory(bench)
     return report(bench, records)
 
@@ -267,18 +333,38 @@ def main(argv=None):
 def describe_machine(bench, args):
     from threadpoolctl import threadpool_info
 
-    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_CORETYPE")
-    pools = [f"{p['internal_api']} {p['version']}" for p in threadpool_info()]
+    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS") + KERNEL_SETTINGS
+    pools = [
+        f"{p['internal_api']} {p['version']}, kernel {p.get('architecture', 'unknown')}"
+        for p in threadpool_info()
+    ]
     return {
         "processor": processor_name(),
         "cores": f"{os.cpu_count()} logical, {len(os.sched_getaffinity(0))} usable",
         "software": f"Python {platform.python_version()}, NumPy {np.__version__}",
-        "BLAS": ", ".join(pools) or "unknown",
+        "BLAS": "; ".join(pools) or "unknown",
+        "kernel": own_kernel(),
         "threads": f"BLAS threads for the lesson's code: {bench.threads}"
         + "".join(f", {name}={os.environ[name]}" for name in names if name in os.environ),
         "load": "load average {:.2f} {:.2f} {:.2f} at the start".format(*os.getloadavg()),
         "repeats": f"{args.repeats}; seeds {args.seeds}; figures are median (min-max)",
     }
+
+
+def own_kernel():
+    """Which OpenBLAS kernel this processor gets when no environment variable picks one."""
+    if not any(name in os.environ for name in KERNEL_SETTINGS):
+        return "OpenBLAS's own choice for this processor (no OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE)"
+    env = {k: v for k, v in os.environ.items() if k not in KERNEL_SETTINGS}
+    code = "import numpy, threadpoolctl; print(threadpoolctl.threadpool_info()[0]['architecture'])"
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+    )
+    own = result.stdout.strip() or "unknown"
+    return (
+        f"set by {' and '.join(n for n in KERNEL_SETTINGS if n in os.environ)}; without them, "
+        f"OpenBLAS picks {own} here (--own-kernel runs that)"
+    )
 
 
 def processor_name():

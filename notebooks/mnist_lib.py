@@ -426,7 +426,7 @@ def use_blas_threads(threads: int | str | None) -> int | None:
     if threads is None:
         return max((library.num_threads for library in _blas_libraries()), default=None)
     _BLAS["auto"] = threads == "auto"
-    _BLAS.pop("counters", None)
+    _BLAS["counters"], _BLAS["decision"] = _cpu_counters(), 1  # "auto" measures from now
     return _set_blas_threads(1 if threads == "auto" else threads)
 
 
@@ -445,19 +445,24 @@ def adapt_blas_threads(done: bool = False) -> int | None:
     """With use_blas_threads("auto"): every core if other processes used less than
     IDLE_BELOW cores since the last check, else one thread; ``done=True``: back to one.
 
-    Call it often (lesson 4's ``train_steps`` does every 8 batches): it reads two counters
-    and decides at most every MIN_INTERVAL seconds, so a program that starts to compete
-    for the cores gets one thread back within a fraction of a second. Does nothing (and
-    returns the thread count) unless "auto" is on.
+    Call it often (lesson 4's ``train_steps`` does every 8 batches): it measures at most
+    every MIN_INTERVAL seconds, so a program that starts to compete for the cores gets
+    one thread back within a fraction of a second. Between two measurements it keeps the
+    last decision, also after ``done=True``, so training that goes on after a pause (the
+    next epoch) starts with it at once. Does nothing (and returns the thread count)
+    unless "auto" is on.
     """
     if not _BLAS["auto"]:
         return use_blas_threads(None)
-    now, previous = _cpu_counters(), _BLAS.get("counters")
-    if done or not now or not previous:
-        _BLAS["counters"] = previous if done else now
+    if done:
         return _set_blas_threads(1)
-    if now[0] - previous[0] < MIN_INTERVAL:  # too short to tell: keep the count for now
+    previous = _BLAS.get("counters")
+    if not previous:  # not Linux: one thread
         return use_blas_threads(None)
-    _BLAS["counters"] = now
-    others = ((now[1] - previous[1]) - (now[2] - previous[2])) / (now[0] - previous[0])
-    return _set_blas_threads(_BLAS["most"] if others < IDLE_BELOW else 1)
+    if time.perf_counter() - previous[0] >= MIN_INTERVAL:  # long enough to tell
+        now = _BLAS["counters"] = _cpu_counters()
+        others = ((now[1] - previous[1]) - (now[2] - previous[2])) / (now[0] - previous[0])
+        _BLAS["decision"] = _BLAS["most"] if others < IDLE_BELOW else 1
+    if use_blas_threads(None) != _BLAS["decision"]:
+        _set_blas_threads(_BLAS["decision"])
+    return _BLAS["decision"]

@@ -1,5 +1,7 @@
 """use_blas_threads and adapt_blas_threads (notebooks/mnist_lib.py) set NumPy's BLAS threads."""
 
+import time
+
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
@@ -27,11 +29,16 @@ def test_use_blas_threads_sets_and_reports_the_limit(blas):
 
 def test_auto_gives_every_core_only_while_the_others_are_idle(blas, monkeypatch):
     # (wall seconds, CPU seconds of all processes, CPU seconds of this process)
-    counters = iter([(0.0, 0.0, 0.0), (1.0, 1.1, 1.0), (2.0, 3.1, 2.0), (2.1, 3.2, 2.1)])
+    t = time.perf_counter()
+    counters = iter([(t - 3, 0.0, 0.0), (t - 2, 1.1, 1.0), (t - 1, 3.1, 2.0), (t + 60, 3.2, 2.1)])
     monkeypatch.setattr(mnist_lib, "_cpu_counters", lambda: next(counters))
-    assert use_blas_threads("auto") == 1
-    assert adapt_blas_threads() == 1  # first call: nothing measured yet
+    assert use_blas_threads("auto") == 1  # starts measuring: the first counters
     most = mnist_lib._BLAS["most"]
     assert adapt_blas_threads() == most  # others used 0.1 cores: idle
     assert adapt_blas_threads() == 1  # others used 1 core: busy
+    assert adapt_blas_threads() == most  # idle again (the last counters lie in the future)
     assert adapt_blas_threads(done=True) == 1  # done: back to one thread
+    assert use_blas_threads(None) == 1
+    # Too soon to measure again (no counters left to read): the last decision comes back.
+    assert adapt_blas_threads() == most
+    assert use_blas_threads(None) == most

@@ -125,8 +125,9 @@ def sync(session: nox.Session) -> None:
     """Propagate edits between each .md and its .ipynb, then strip outputs."""
     session.install("jupytext>=1.16")
     session.run("jupytext", "--sync", *LESSONS)
-    # The .md is the source of truth: rewrite each .ipynb from it, without outputs.
-    session.run("jupytext", "--to", "ipynb", *LESSONS)
+    # The .md is the source of truth: rewrite each .ipynb from it, without outputs, keeping
+    # the ids of the cells that did not change (so the diff shows only what changed).
+    session.run("python", "tools/keep_cell_ids.py", *LESSONS)
     # Leave each .md the newer file of its pair: Jupytext in JupyterLab refuses to open a
     # lesson whose .ipynb is newer than its .md when their texts differ in any detail.
     for lesson in LESSONS:

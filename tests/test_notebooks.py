@@ -126,3 +126,28 @@ def test_source_is_in_jupytext_canonical_form(lesson):
     assert rewritten == text, (
         f"{lesson.name} is not in Jupytext's form: open and save it, or run `nox -s sync`"
     )
+
+
+def test_sync_keeps_the_ids_of_the_cells_it_did_not_change(tmp_path):
+    """`nox -s sync` rewrites each .ipynb from its .md but keeps unchanged cells' ids."""
+    import nbformat
+    from keep_cell_ids import write
+
+    lesson = tmp_path / "lesson.md"
+    lesson.write_text(
+        "# Title\n\n```{code-cell} ipython3\na = 1\n```\n\nText.\n\n"
+        "```{code-cell} ipython3\nb = 2\n```\n",
+        encoding="utf-8",
+    )
+    ipynb = lesson.with_suffix(".ipynb")
+    write([lesson])
+    before = [cell.id for cell in nbformat.read(ipynb, as_version=4).cells]
+    text = lesson.read_text(encoding="utf-8").replace("a = 1", "a = 10")
+    lesson.write_text("```{code-cell} ipython3\nz = 0\n```\n\n" + text, encoding="utf-8")
+    write([lesson])
+    after = nbformat.read(ipynb, as_version=4)
+    assert [cell.source for cell in after.cells][:3] == ["z = 0", "# Title", "a = 10"]
+    ids = [cell.id for cell in after.cells]
+    assert ids[1] == before[0] and ids[3:] == before[2:]  # unchanged: the same ids
+    assert ids[0] not in before and ids[2] not in before  # new or edited: new ids
+    assert not any(cell.get("outputs") for cell in after.cells)

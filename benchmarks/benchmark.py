@@ -308,12 +308,11 @@ def measure_memory(bench):
 
 def main(argv=None):
     args = parse_arguments(argv)
-    if args.own_kernel and any(name in os.environ for name in KERNEL_SETTINGS):
+    if args.own_kernel and kernel_settings():
         # OpenBLAS reads them when NumPy loads it: start again without them.
-        env = {k: v for k, v in os.environ.items() if k not in KERNEL_SETTINGS}
         sys.stdout.flush()
         arguments = sys.argv[1:] if argv is None else list(argv)
-        os.execve(sys.executable, [sys.executable, __file__, *arguments], env)
+        os.execve(sys.executable, [sys.executable, __file__, *arguments], environ_for_own_kernel())
     bench = Bench(args.threads)
     settle_threads(bench.threads)
     records = {"machine": describe_machine(bench, args)}
@@ -333,7 +332,7 @@ def main(argv=None):
 def describe_machine(bench, args):
     from threadpoolctl import threadpool_info
 
-    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS") + KERNEL_SETTINGS
+    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
     pools = [
         f"{p['internal_api']} {p['version']}, kernel {p.get('architecture', 'unknown')}"
         for p in threadpool_info()
@@ -351,18 +350,30 @@ def describe_machine(bench, args):
     }
 
 
+def kernel_settings():
+    """The environment variables set here that override OpenBLAS's choice, as NAME=value."""
+    return [f"{name}={os.environ[name]}" for name in KERNEL_SETTINGS if name in os.environ]
+
+
+def environ_for_own_kernel():
+    return {k: v for k, v in os.environ.items() if k not in KERNEL_SETTINGS}
+
+
 def own_kernel():
     """Which OpenBLAS kernel this processor gets when no environment variable picks one."""
-    if not any(name in os.environ for name in KERNEL_SETTINGS):
+    if not kernel_settings():
         return "OpenBLAS's own choice for this processor (no OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE)"
-    env = {k: v for k, v in os.environ.items() if k not in KERNEL_SETTINGS}
     code = "import numpy, threadpoolctl; print(threadpoolctl.threadpool_info()[0]['architecture'])"
     result = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+        [sys.executable, "-c", code],
+        env=environ_for_own_kernel(),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     own = result.stdout.strip() or "unknown"
     return (
-        f"set by {' and '.join(n for n in KERNEL_SETTINGS if n in os.environ)}; without them, "
+        f"set by {' and '.join(kernel_settings())}; without them, "
         f"OpenBLAS picks {own} here (--own-kernel runs that)"
     )
 

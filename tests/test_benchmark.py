@@ -65,7 +65,7 @@ def _cpu_seconds(pid):
 def test_report_names_the_kernel_openblas_would_pick(benchmark, monkeypatch):
     monkeypatch.setenv("OPENBLAS_CORETYPE", "Sandybridge")
     text = benchmark.own_kernel()
-    assert text.startswith("set by OPENBLAS_CORETYPE")
+    assert text.startswith("set by OPENBLAS_CORETYPE=Sandybridge")
     assert "picks unknown" not in text  # the child process, run without it, named a kernel
     monkeypatch.delenv("OPENBLAS_CORETYPE")
     monkeypatch.delenv("OPENBLAS_L2_SIZE", raising=False)

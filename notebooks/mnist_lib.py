@@ -90,8 +90,13 @@ PUBLIC_MIRRORS = (
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
 )
 
-#: The download cache: ``_data/`` at the project root, whatever the current folder.
-CACHE_DIR = Path(__file__).resolve().parent.parent / "_data"
+#: The variable that names another download cache (the learner's workspace shares the
+#: project's ``_data/`` through it).
+CACHE_ENV = "MNIST_CACHE"
+
+#: The download cache: ``_data/`` at the project root, whatever the current folder, unless
+#: ``MNIST_CACHE`` names another folder.
+CACHE_DIR = Path(os.environ.get(CACHE_ENV) or Path(__file__).resolve().parent.parent / "_data")
 
 MIRRORS_ENV = "MNIST_MIRRORS"
 

@@ -38,7 +38,13 @@ def run_check(monkeypatch):
         buffer = io.StringIO()
         with contextlib.redirect_stdout(buffer):
             verdict = getattr(checks, name)(function)
-        return bool(verdict), buffer.getvalue()
+        printed = buffer.getvalue()
+        # A long message wraps at word boundaries, to fit a notebook's output area: every
+        # line fits, and joining the lines with spaces gives the verdict's text back.
+        lines = printed.splitlines()
+        assert all(len(line) <= checks.core.WIDTH for line in lines), printed
+        assert " ".join(lines) == verdict.text, printed
+        return bool(verdict), verdict.text + "\n"
 
     return run
 

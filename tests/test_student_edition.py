@@ -8,9 +8,13 @@ the checks pass on the full lessons is proven by nbval with ``CHECKS_STRICT=1``.
 from __future__ import annotations
 
 import ast
+import json
 import os
 import re
+import subprocess
+import sys
 import time
+import zipfile
 from pathlib import Path
 
 import jupytext
@@ -98,12 +102,17 @@ def test_no_solution_text_survives(lesson, student_folder):
     assert student_edition.BEGIN not in everything and student_edition.END not in everything
 
 
+def _without_requests(nb) -> list:
+    return [c for c in nb.cells if student_edition.REQUEST_TAG not in student_edition._tags(c)]
+
+
 def test_student_notebook_is_clean(lesson, student_folder):
     full = jupytext.read(lesson)
     student = nbformat.read(student_folder / f"{lesson.stem}.ipynb", as_version=4)
     nbformat.validate(student)
-    assert len(student.cells) == len(full.cells)
-    for before, after in zip(full.cells, student.cells, strict=True):
+    cells = _without_requests(student)
+    assert len(cells) == len(full.cells)
+    for before, after in zip(full.cells, cells, strict=True):
         assert after.cell_type == before.cell_type
         if after.cell_type == "code":
             assert after.outputs == [] and after.execution_count is None
@@ -114,30 +123,139 @@ def test_student_notebook_is_clean(lesson, student_folder):
             assert student_edition.PLACEHOLDER in after.source
             ast.parse(after.source)  # the placeholder leaves valid Python
         elif SOLUTION_TAG not in student_edition._tags(before):
-            assert after.source == before.source
+            # Links to another lesson point to its notebook: the learner's copy has no .md.
+            assert after.source == re.sub(r"(\]\(\d\d-[\w-]+)\.md\b", r"\1.ipynb", before.source)
+            assert not re.search(r"\]\(\d\d-[\w-]+\.md", after.source)
 
 
-def test_student_edition_runs_and_every_check_says_not_yet(
-    lesson, student_folder, current_env_kernel_manager, outputs_text
+def test_every_exercise_offers_a_hint_and_its_answer_on_request(lesson, student_folder):
+    """Under each exercise with a solution, one cell asks for help; it shows nothing unasked."""
+    student = nbformat.read(student_folder / f"{lesson.stem}.ipynb", as_version=4)
+    number = int(lesson.name[:2])
+    requests = [
+        (index, cell)
+        for index, cell in enumerate(student.cells)
+        if student_edition.REQUEST_TAG in student_edition._tags(cell)
+    ]
+    solved = [c for c in jupytext.read(lesson).cells if SOLUTION_TAG in student_edition._tags(c)]
+    assert requests and len(requests) <= len(solved)
+    keys = []
+    for index, cell in requests:
+        assert cell.cell_type == "code"
+        lines = cell.source.splitlines()
+        assert lines and all(line.startswith("#") for line in lines), cell.source  # asks nothing
+        keys += re.findall(r'checks\.solution\("(\d+\.\d+)"\)', cell.source)
+        # It sits under its exercise: after the exercise's check cell, if it has one.
+        above = student.cells[index - 1]
+        if 'checks.hint("' in cell.source:
+            assert any(CHECK_CALL.search(c.source) for c in student.cells[index - 3 : index])
+        assert above.cell_type in ("code", "markdown")
+    assert keys == [f"{number}.{n}" for n in range(1, len(keys) + 1)]
+
+
+def _run_python(code: str, cwd: Path, **env) -> str:
+    """Run `code` in a fresh Python in `cwd`; return what it printed."""
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": "", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_answers_come_on_request_from_the_lesson_source(student_folder):
+    """checks.hint gives the check's hint; checks.solution the solution written in the lesson."""
+    md = student_edition.lessons()[1]  # lesson 2: exercises with checks and model answers
+    _, exercises = student_edition.edition_notebook(jupytext.read(md), md.name)
+    for key, exercise in exercises.items():
+        printed = _run_python(
+            f"import checks; checks.hint({key!r}); print('---'); checks.solution({key!r})",
+            student_folder,
+        )
+        hint, solution = printed.split("---\n")
+        assert exercise["title"] in hint
+        for name in exercise["checks"]:
+            wanted = " ".join(getattr(__import__("checks"), name).hint_text.split())
+            assert wanted in " ".join(hint.split())
+        # The solution's code and the model answer, as written in the lesson source.
+        for line in (exercise["solution"] + "\n" + exercise["model_answer"]).splitlines():
+            assert line.strip() in solution, (key, line)
+        assert "BEGIN SOLUTION" not in solution and "<details>" not in solution
+    printed = _run_python("import checks; checks.solution('9.9')", student_folder)
+    assert "There is no exercise" in printed and '"2.1"' in printed
+
+
+def test_an_edition_without_solutions_holds_none(tmp_path):
+    """A teacher's handout without solutions: no answer file, and solution() says so."""
+    student_edition.build(tmp_path, solutions=False)
+    folder = tmp_path / "notebooks"
+    assert not (folder / "checks" / student_edition.ANSWERS_FILE).exists()
+    assert (folder / "checks" / student_edition.EXERCISES_FILE).is_file()
+    printed = _run_python("import checks; checks.solution('2.1'); checks.hint('2.1')", folder)
+    assert "without solutions" in printed and "Hint:" in printed
+    public, inside = set(), []
+    for md in student_edition.lessons():
+        for cell in jupytext.read(md).cells:
+            if SOLUTION_TAG not in student_edition._tags(cell):
+                public |= _lines(cell.source)
+            elif cell.cell_type == "code":
+                outside, hidden = _regions(cell.source)
+                public |= _lines("\n".join(outside))
+                inside += hidden
+    secret = [line.strip() for line in inside if not _is_trivial(line)]
+    secret = [line for line in secret if line not in public]
+    assert len(secret) > 10
+    # The notebooks and the data files beside the checks (the modules are public code).
+    texts = [c.source for p in tmp_path.rglob("*.ipynb") for c in nbformat.read(p, 4).cells]
+    texts += [p.read_text(encoding="utf-8") for p in tmp_path.rglob("*.md")]
+    texts += [json.dumps(json.loads(p.read_text()), indent=1) for p in tmp_path.rglob("*.json")]
+    shown = set().union(*(_lines(text.replace("\\n", "\n")) for text in texts))
+    assert [line for line in secret if line in shown] == []
+
+
+def test_a_downloaded_lesson_runs_where_it_lands(
+    lesson, tmp_path, current_env_kernel_manager, outputs_text
 ):
+    """The site's download of a lesson, unpacked into an empty folder, runs top to bottom.
+
+    The kernel finds the modules beside the notebook only (nothing of the project on its
+    path), the data come from MNIST_MIRRORS into the download's own cache, and every check
+    says "Not yet" to the blank exercises; no solution is printed.
+    """
     from nbclient import NotebookClient
 
+    archive = student_edition.build_zip(lesson, tmp_path / "download.zip")
+    landed = tmp_path / "elsewhere"
+    landed.mkdir()
+    with zipfile.ZipFile(archive) as unpacked:
+        unpacked.extractall(landed)
+    folder = landed / "notebooks"
+    assert sorted(p.name for p in folder.glob("*.ipynb")) == [f"{lesson.stem}.ipynb"]
     # papermill's reader: it gives every cell the `tags` list that its injection looks for.
-    nb = load_notebook_node(str(student_folder / f"{lesson.stem}.ipynb"))
+    nb = load_notebook_node(str(folder / f"{lesson.stem}.ipynb"))
     parameters = STUDENT_RUN_PARAMETERS.get(lesson.name[:2])
     if parameters:  # papermill's own injection, without running anything
         nb = parameterize_notebook(nb, parameters)
-    env = dict(os.environ, CHECKS_STRICT="0")
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("PYTHONPATH", "MNIST_CACHE", "CHECKS_STRICT")
+    }
     client = NotebookClient(
         nb,
         timeout=600,
         kernel_name="python3",
         kernel_manager_class=current_env_kernel_manager,
-        resources={"metadata": {"path": str(student_folder)}},
+        resources={"metadata": {"path": str(folder)}},
     )
     started = time.perf_counter()
     client.execute(env=env)  # raises CellExecutionError if any cell fails
-    print(f"{lesson.stem}: student edition ran in {time.perf_counter() - started:.1f} s")
+    print(f"{lesson.stem}: the download ran in {time.perf_counter() - started:.1f} s")
+    assert sorted(p.name for p in (landed / "_data").glob("*.gz"))  # its own cache
 
     check_cells = [
         cell for cell in nb.cells if cell.cell_type == "code" and CHECK_CALL.search(cell.source)
@@ -146,3 +264,5 @@ def test_student_edition_runs_and_every_check_says_not_yet(
     for cell in check_cells:
         printed = outputs_text(cell)
         assert "Not yet: " in printed and "Right!" not in printed, (cell.source, printed)
+    shown = "\n".join(outputs_text(cell) for cell in nb.cells if cell.cell_type == "code")
+    assert "our answer" not in shown.lower()

@@ -29,7 +29,6 @@ writes (``tools/student_edition.py``, whose marker parsing this module reuses).
 from __future__ import annotations
 
 import argparse
-import copy
 import os
 import re
 import shutil
@@ -49,7 +48,7 @@ DEFAULT_OUT = ROOT / "build" / "course"
 POINTS = 1
 #: Seconds a single cell may run while grading before nbgrader interrupts it.
 CELL_TIMEOUT = 120  # the longest cell of lesson 4 takes ~10 s on an idle machine
-CHECK_CALL = re.compile(r"^\s*checks\.(\w+)\(", re.MULTILINE)
+CHECK_CALL = student_edition.CHECK_CALL
 FUNCTION = re.compile(r"^\s*def\s+(\w+)", re.MULTILINE)
 SCHEMA_VERSION = 3
 
@@ -110,27 +109,18 @@ def _nbgrader_metadata(cell, index: int, taken: set[str]) -> dict | None:
 
 
 def source_notebook(nb, name: str = "notebook"):
-    """The nbgrader source version of a lesson: the student edition's cells, with solutions.
+    """The nbgrader source version of a lesson: the learner's edition, with its solutions.
 
-    Cell ids, tags and outputs follow the student edition, so that nbgrader's release
-    matches it; the markers are checked by the student edition's own parser.
+    It is made by the one code path of every edition (``student_edition.edition_notebook``,
+    which also checks the markers), so nbgrader's release holds the cells the student edition
+    holds; this adds nbgrader's metadata to its cells.
     """
-    student_edition.student_notebook(nb, name)  # raises on missing or misplaced markers
-    source = copy.deepcopy(nb)
-    source.metadata.pop("jupytext", None)
+    source, _ = student_edition.edition_notebook(nb, name, solutions=True)
     taken: set[str] = set()
     for index, cell in enumerate(source.cells):
-        cell.id = f"cell-{index}"
-        tags = [t for t in student_edition._tags(cell) if t not in student_edition.FOLDING_TAGS]
-        cell.metadata.pop("tags", None)
-        if tags:
-            cell.metadata["tags"] = tags
         metadata = _nbgrader_metadata(cell, index, taken)
         if metadata:
             cell.metadata["nbgrader"] = metadata
-        if cell.cell_type == "code":
-            cell.outputs = []
-            cell.execution_count = None
     return source
 
 

@@ -16,6 +16,9 @@ check raises ``AssertionError`` (with the same message) instead of only
 printing it, so a test run of the full lessons fails when a solution stops
 passing its check.
 
+Stuck? In your own copy of a lesson, the cell under each exercise asks for a hint or for
+our solution (``checks.hint("2.1")``, ``checks.solution("2.1")``: lesson 2, exercise 1).
+
 The checks live in one module per lesson (``lesson1`` ... ``lesson4``) over a small core
 (``core``). A lesson can be handed out with its own module only: this package exposes the
 checks of whichever lesson modules are present.
@@ -25,6 +28,8 @@ from __future__ import annotations
 
 import importlib
 
+from .answers import hint as hint
+from .answers import solution as solution
 from .core import PLACEHOLDER_HINT as PLACEHOLDER_HINT
 from .core import NotYet as NotYet
 from .core import Verdict as Verdict

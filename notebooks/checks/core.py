@@ -5,8 +5,10 @@ from __future__ import annotations
 import ast
 import functools
 import inspect
+import json
 import os
 import textwrap
+from pathlib import Path
 
 import numpy as np
 
@@ -32,8 +34,24 @@ def _none_hint(function) -> str:
     return PLACEHOLDER_HINT if "# YOUR CODE HERE" in source else NO_RETURN_HINT
 
 
+#: Printed messages wrap at word boundaries at this width (a notebook's output area).
+WIDTH = 88
+
+#: When a function needs a name that an earlier cell defines, but the kernel has forgotten it.
+FORGOTTEN_HINT = (
+    "your function uses `{name}`, which a cell above defines, but Python does not know it "
+    "right now: the kernel has forgotten the cells above (after a restart, for example). "
+    "That is not a mistake in your code. Click this cell, choose Run > Run All Above Selected "
+    "Cell, then run this check again."
+)
+
+
 class NotYet(Exception):
     """Raised inside a check when the learner's function is not right yet."""
+
+
+class Forgotten(NotYet):
+    """Raised when the kernel has forgotten what the cells above define: not a wrong answer."""
 
 
 def strict() -> bool:
@@ -62,43 +80,125 @@ class Verdict:
         pass
 
 
-def _report(passed: bool, message: str) -> Verdict:
-    text = f"Right! {message}" if passed else f"Not yet: {message}"
-    print(text)
+def _report(passed: bool, message: str, prefix: str | None = None) -> Verdict:
+    text = f"{prefix or ('Right!' if passed else 'Not yet:')} {message}"
+    print(textwrap.fill(text, WIDTH, break_long_words=False, break_on_hyphens=False))
     if not passed and strict():
         raise AssertionError(text)
     return Verdict(passed, text)
 
 
-def _check(success_message: str):
-    """Turn a function that raises NotYet into a check that prints and returns True/False."""
+class Check:
+    """An exercise's check: call it with the learner's function; ``.hint()`` gives a hint.
 
-    def decorate(test):
-        @functools.wraps(test)
-        def run(function) -> Verdict:
-            if not callable(function):
-                return _report(
-                    False,
-                    "pass the function itself to the check, without calling it: "
-                    f"checks.{test.__name__}({test.__name__}), not "
-                    f"checks.{test.__name__}({test.__name__}(...)).",
-                )
-            try:
-                test(function)
-            except NotYet as problem:
-                return _report(False, str(problem))
-            except Exception as problem:  # a result the check could not even inspect
-                return _report(
-                    False,
-                    f"the check could not use what your function returned "
-                    f"({type(problem).__name__}: {problem}). Compare your result's type and "
-                    "shape with what the exercise asks for.",
-                )
-            return _report(True, success_message)
+    Calling it tries the function and prints ``Right! ...`` or ``Not yet: ...`` with what to
+    look at; it returns the verdict.
+    """
 
-        return run
+    def __init__(self, test, success_message: str, hint: str):
+        functools.update_wrapper(self, test)
+        self._test = test
+        self.success_message = success_message
+        self.hint_text = hint
+
+    def __call__(self, function) -> Verdict:
+        name = self.__name__
+        if not callable(function):
+            return _report(
+                False,
+                "pass the function itself to the check, without calling it: "
+                f"checks.{name}({name}), not checks.{name}({name}(...)).",
+            )
+        try:
+            self._test(function)
+        except Forgotten as problem:
+            return _report(False, str(problem), prefix="Hold on:")
+        except NotYet as problem:
+            return _report(False, str(problem))
+        except Exception as problem:  # a result the check could not even inspect
+            return _report(
+                False,
+                f"the check could not use what your function returned "
+                f"({type(problem).__name__}: {problem}). Compare your result's type and "
+                "shape with what the exercise asks for.",
+            )
+        return _report(True, self.success_message)
+
+    def hint(self) -> None:
+        """Print a hint for the exercise (it never gives the answer away)."""
+        print(textwrap.fill(f"Hint: {self.hint_text}", WIDTH, break_long_words=False))
+
+    def __repr__(self) -> str:
+        return f"<check {self.__name__}>"
+
+
+def _check(success_message: str, hint: str):
+    """Turn a function that raises NotYet into a check that prints and returns its verdict."""
+
+    def decorate(test) -> Check:
+        return Check(test, success_message, hint)
 
     return decorate
+
+
+def _names_defined_at_top(tree: ast.Module) -> set[str]:
+    """The names that a cell's top-level statements bind (not those inside functions)."""
+    names: set[str] = set()
+    statements = list(tree.body)
+    while statements:
+        node = statements.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+            continue
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+            continue
+        for child in ast.walk(node):
+            if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store):
+                names.add(child.id)
+            elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(child.name)
+    return names
+
+
+def _code_cells(path: Path) -> list[str]:
+    """The code of a notebook's code cells (an .ipynb file), or nothing if it is unreadable."""
+    try:
+        notebook = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    cells = []
+    for cell in notebook.get("cells", []):
+        if cell.get("cell_type") == "code":
+            source = cell.get("source", "")
+            cells.append("".join(source) if isinstance(source, list) else str(source))
+    return cells
+
+
+def lesson_names(folder: Path | None = None) -> set[str]:
+    """Every name that a code cell of the notebooks in `folder` (default: here) defines."""
+    names: set[str] = set()
+    for path in sorted(Path(folder or os.getcwd()).glob("*.ipynb")):
+        for source in _code_cells(path):
+            # IPython's own lines (%magic, !shell) are not Python.
+            code = "\n".join(
+                "" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()
+            )
+            try:
+                names |= _names_defined_at_top(ast.parse(code))
+            except SyntaxError:
+                continue
+    return names
+
+
+def _failure(function, error: Exception) -> NotYet:
+    """What to tell the learner when their function raised `error`."""
+    if isinstance(error, NameError) and getattr(error, "name", None) in lesson_names():
+        return Forgotten(FORGOTTEN_HINT.format(name=error.name))
+    return NotYet(
+        f"your function raised {type(error).__name__}: {error}. Try it on a small "
+        "example of your own and compare with what you expect by hand."
+    )
 
 
 def _call(function, *args, **kwargs):
@@ -116,10 +216,7 @@ def _call(function, *args, **kwargs):
             "the big array?"
         ) from None
     except Exception as error:
-        raise NotYet(
-            f"your function raised {type(error).__name__}: {error}. Try it on a small "
-            "example of your own and compare with what you expect by hand."
-        ) from None
+        raise _failure(function, error) from None
     if result is None:
         raise NotYet(_none_hint(function))
     return result
@@ -136,6 +233,8 @@ def _raises(function, exception, *args, **kwargs) -> bool:
             "your function still raises NotImplementedError. Replace that line with your code."
         ) from None
     except Exception as error:
+        if isinstance(error, NameError) and isinstance(_failure(function, error), Forgotten):
+            raise _failure(function, error) from None
         raise NotYet(
             f"your function raised {type(error).__name__} ({error}), but the exercise asks "
             f"for {exception.__name__}."

@@ -25,7 +25,14 @@ def _idx_header(type_code: int, sizes, payload: bytes = b"") -> bytes:
     return magic + np.asarray(sizes, dtype=">u4").tobytes() + payload
 
 
-@_check("Your function reads the magic number and the count of any label file header.")
+@_check(
+    "Your function reads the magic number and the count of any label file header.",
+    hint=(
+        "The header is two 4-byte unsigned integers stored big-endian (most significant byte "
+        "first). Which NumPy dtype string reads that, and which bytes of `data` hold them? Turn "
+        "both into Python ints at the end."
+    ),
+)
 def read_label_header(function):
     """Exercise: `read_label_header(data)` returns (magic number, number of labels)."""
     rng = np.random.default_rng(1)
@@ -71,7 +78,13 @@ def read_label_header(function):
                 )
 
 
-@_check("Your function counts every digit, also the ones that do not occur.")
+@_check(
+    "Your function counts every digit, also the ones that do not occur.",
+    hint=(
+        "`np.bincount` counts how often each whole number occurs. Look at its `minlength` "
+        "argument: it makes a digit that never occurs still get its count of 0."
+    ),
+)
 def count_digits(function):
     """Exercise: `count_digits(labels)` returns how often each digit 0-9 occurs."""
     rng = np.random.default_rng(2)
@@ -94,7 +107,14 @@ def count_digits(function):
             raise NotYet("position d of the result should hold how often the digit d occurs.")
 
 
-@_check("Your function reads IDX headers of any number of dimensions and refuses non-IDX data.")
+@_check(
+    "Your function reads IDX headers of any number of dimensions and refuses non-IDX data.",
+    hint=(
+        "Byte 3 of the magic number holds the number of dimensions, and the sizes follow from "
+        "byte 4 on, one big-endian 4-byte integer each. Look at `data[0]` and `data[1]` first, "
+        "and raise ValueError unless both are 0."
+    ),
+)
 def read_idx_header(function):
     """Exercise: `read_idx_header(data)` returns (number of dimensions, list of sizes)."""
     cases = [

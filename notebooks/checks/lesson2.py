@@ -47,7 +47,14 @@ def _check_one_hot_result(function, labels, dimension=None):
         )
 
 
-@_check("Your function maps 0 to -1, 255 to 1, and every pixel in between on a straight line.")
+@_check(
+    "Your function maps 0 to -1, 255 to 1, and every pixel in between on a straight line.",
+    hint=(
+        "Divide before you subtract, so that NumPy computes with floats and nothing wraps "
+        "around. 0 must land on -1.0 and 255 on 1.0: by which number do you divide to stretch "
+        "255 to 2.0?"
+    ),
+)
 def scale_symmetric(function):
     """Exercise: `scale_symmetric(images)` maps uint8 pixels from [0, 255] to [-1, 1]."""
     rng = np.random.default_rng(11)
@@ -78,7 +85,14 @@ def scale_symmetric(function):
         raise NotYet("0 should become -1.0, 255 should become 1.0, and 127.5 lies halfway.")
 
 
-@_check("Valid labels are encoded, and labels out of range raise ValueError.")
+@_check(
+    "Valid labels are encoded, and labels out of range raise ValueError.",
+    hint=(
+        "Look at the labels before encoding them: `np.any` of a condition that is true for a "
+        "label below 0 or at least `dimension` tells you whether to raise. Then let "
+        "`one_hot_encoding` do the rest."
+    ),
+)
 def one_hot_checked(function):
     """Exercise: `one_hot_checked(labels, dimension=10)` refuses labels out of range."""
     rng = np.random.default_rng(3)
@@ -93,7 +107,13 @@ def one_hot_checked(function):
             )
 
 
-@_check("Your encoder matches one_hot_encoding, without a single Python loop.")
+@_check(
+    "Your encoder matches one_hot_encoding, without a single Python loop.",
+    hint=(
+        "`np.eye(dimension)` has one row per class. Indexing an array with an array of whole "
+        "numbers picks those rows, one per label, in order."
+    ),
+)
 def one_hot_without_loop(function):
     """Exercise: `one_hot_without_loop(labels, dimension=10)` with np.eye and indexing."""
     rng = np.random.default_rng(4)
@@ -112,7 +132,14 @@ def one_hot_without_loop(function):
         )
 
 
-@_check("Your function computes the size of an array from its shape and data type alone.")
+@_check(
+    "Your function computes the size of an array from its shape and data type alone.",
+    hint=(
+        "The bytes of an array are its number of elements times the bytes of one element. "
+        "`np.prod` multiplies the sizes in a shape, and `np.dtype(dtype).itemsize` gives one "
+        "element's bytes. Never create the array itself."
+    ),
+)
 def bytes_needed(function):
     """Exercise: `bytes_needed(shape, dtype)` without creating the array."""
     cases = [
@@ -139,7 +166,14 @@ def bytes_needed(function):
         raise NotYet("the answer for a very large shape is wrong. Does your count overflow?")
 
 
-@_check("Both samples are scaled with the statistics of the training sample alone.")
+@_check(
+    "Both samples are scaled with the statistics of the training sample alone.",
+    hint=(
+        "Compute one mean and one standard deviation from `training` alone (`.mean()` and "
+        "`.std()` without an axis give one number each), then scale both samples with those "
+        "same two numbers, and return both."
+    ),
+)
 def standardize(function):
     """Exercise: `standardize(training, test)` with the training sample's mean and std."""
     rng = np.random.default_rng(5)

@@ -22,7 +22,14 @@ __all__ = [
 ]
 
 
-@_check("Your function turns scores and one-hot labels into the share of correct answers.")
+@_check(
+    "Your function turns scores and one-hot labels into the share of correct answers.",
+    hint=(
+        "`argmax(axis=1)` gives the position of the highest value in each row. Compare the "
+        "positions of the scores with those of the labels: the mean of that comparison is the "
+        "share of matches."
+    ),
+)
 def accuracy(function):
     """Exercise: `accuracy(scores, one_hot_labels)` returns a fraction between 0 and 1."""
     rng = np.random.default_rng(6)
@@ -68,7 +75,15 @@ def _gradient_check_network(seed: int = 7):
     return layer_0, weights_1, weights_2, label
 
 
-@_check("Both gradients have the right shape and sign, and pass the gradient check.")
+@_check(
+    "Both gradients have the right shape and sign, and pass the gradient check.",
+    hint=(
+        "Redo the forward pass first: `layer_1 = relu(layer_0 @ weights_1)`, `layer_2 = layer_1 "
+        "@ weights_2`. The error at the output is `layer_2 - label`; each gradient is the outer "
+        "product (`np.outer`) of a layer's input with the error at its output, and the hidden "
+        "layer's error passes back through `weights_2` and `relu2deriv`."
+    ),
+)
 def backward_pass(function):
     """Exercise: `backward_pass(layer_0, weights_1, weights_2, label)` returns both gradients."""
     layer_0, weights_1, weights_2, label = _gradient_check_network(seed=10)
@@ -118,7 +133,14 @@ def backward_pass(function):
         raise NotYet(f"{name} fails the gradient check (relative error {error:.1e}).")
 
 
-@_check("Your function counts the inactive hidden units of every image.")
+@_check(
+    "Your function counts the inactive hidden units of every image.",
+    hint=(
+        "Compute the hidden layer of all images at once, `relu(images @ weights_1)`, then count "
+        "the zeros in each row: comparing with 0 gives True or False, and summing along "
+        "`axis=1` counts the Trues."
+    ),
+)
 def inactive_units(function):
     """Exercise: `inactive_units(images, weights_1)` returns one count per image."""
     rng = np.random.default_rng(8)
@@ -145,7 +167,14 @@ def inactive_units(function):
         )
 
 
-@_check("Your hidden-layer delta gives the true gradient of a network with dropout.")
+@_check(
+    "Your hidden-layer delta gives the true gradient of a network with dropout.",
+    hint=(
+        "Start from `train`'s delta, `(weights_2 @ layer_2_delta) * relu2deriv(layer_1) * "
+        "dropout_mask`. The forward pass multiplied each surviving unit by 2: by the chain "
+        "rule, where does that 2 appear going backwards?"
+    ),
+)
 def hidden_layer_delta(function):
     """Exercise: `hidden_layer_delta(layer_2_delta, weights_2, layer_1, dropout_mask)`."""
     layer_0, weights_1, weights_2, label = _gradient_check_network(seed=9)

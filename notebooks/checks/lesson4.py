@@ -30,7 +30,15 @@ def _mean_cross_entropy(scores, labels):
     return -np.mean(log_p[np.arange(len(labels)), labels])
 
 
-@_check("Your gradient matches finite differences of the mean cross-entropy, large scores too.")
+@_check(
+    "Your gradient matches finite differences of the mean cross-entropy, large scores too.",
+    hint=(
+        "After softmax, the gradient of the cross-entropy of one image is its probabilities "
+        "minus its one-hot label; for the mean over the batch, divide by the batch size. "
+        "Subtract each row's maximum before `np.exp`, so that large scores do not overflow, and "
+        "leave `scores` unchanged."
+    ),
+)
 def cross_entropy_gradient(function):
     """Exercise: `cross_entropy_gradient(scores, labels)`, the gradient of the mean loss."""
     rng = np.random.default_rng(12)
@@ -80,7 +88,14 @@ def _digit_accuracies(predicted, labels):
         return right / images
 
 
-@_check("Your function gives each digit's share of right answers, and NaN for a digit with none.")
+@_check(
+    "Your function gives each digit's share of right answers, and NaN for a digit with none.",
+    hint=(
+        "For each digit d, pick the images labelled d (`labels == d`) and take the mean of "
+        "`predicted == d` over them. When no image is labelled d, return `np.nan` for it "
+        "instead of dividing by zero."
+    ),
+)
 def digit_accuracies(function):
     """Exercise: `digit_accuracies(predicted, labels)` returns one accuracy per digit 0-9."""
     rng = np.random.default_rng(10)
@@ -132,7 +147,15 @@ def digit_accuracies(function):
             )
 
 
-@_check("Your function stops training and picks the epoch to keep exactly as fit does.")
+@_check(
+    "Your function stops training and picks the epoch to keep exactly as fit does.",
+    hint=(
+        "Walk through the losses with the best loss so far and the epoch it came from (epochs "
+        "count from 1). Stop as soon as `patience` epochs have passed since the best one, and "
+        "return the epoch you stopped at and the best epoch; if it never stops, all epochs were "
+        "trained."
+    ),
+)
 def early_stopping(function):
     """Exercise: `early_stopping(validation_losses, patience)` -> (epochs trained, epoch kept)."""
     cases = [
@@ -192,7 +215,14 @@ def _conv_numerical_gradient(images, weights, grad):
     return _numerical_gradient(lambda nudged: np.sum(_conv_forward(nudged, weights) * grad), images)
 
 
-@_check("Your input gradient of the convolution passes the gradient check, overlaps included.")
+@_check(
+    "Your input gradient of the convolution passes the gradient check, overlaps included.",
+    hint=(
+        "Start from zeros in the images' shape. `weights.T @ grad.reshape(filters, -1)` gives "
+        "one row per filter pixel (i, j): reshape that row to (n, rows, columns) and add it "
+        "into the images' slice that starts at row i and column j."
+    ),
+)
 def conv_input_gradient(function):
     """Exercise: `conv_input_gradient(weights, grad)`, the gradient for Conv2D's images."""
     rng = np.random.default_rng(11)

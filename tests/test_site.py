@@ -13,7 +13,8 @@ served from a web server on 127.0.0.1 that this test starts. A page fails when:
 - a cell output is an error or a traceback;
 - its math was not typeset by MathJax;
 - (lesson pages) a cell tagged ``remove-cell`` is visible, or the download or
-  launch button is missing, or the downloaded notebook is not a clean notebook.
+  launch button is missing, or the download is not a zip holding the lesson's clean
+  notebook and the files it needs.
 
 A full-page screenshot of each page is saved under ``build/screenshots/``.
 
@@ -25,10 +26,12 @@ when chromium is installed; with ``REQUIRE_BROWSER_TEST=1`` (set by
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import urllib.error
 import urllib.request
+import zipfile
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -200,20 +203,28 @@ def _check_links(links, base, fetcher, problems):
 
 def _check_lesson(page_path, report, fetcher, problems):
     stem = Path(page_path).stem
-    if len(report["download"]) != 1 or not report["download"][0].endswith(f"/{stem}.ipynb"):
-        problems.append(f"no download button for {stem}.ipynb: {report['download']}")
+    if len(report["download"]) != 1 or not report["download"][0].endswith(f"/{stem}.zip"):
+        problems.append(f"no download button for {stem}.zip: {report['download']}")
     else:
+        # The download is the learner's edition of the lesson, with what it needs
+        # (tests/test_student_edition.py runs one where it lands).
         status, body = fetcher.get(report["download"][0])
         try:
-            notebook = json.loads(body)
-        except ValueError:
-            notebook = {}
+            with zipfile.ZipFile(io.BytesIO(body)) as archive:
+                names = archive.namelist()
+                notebook = json.loads(archive.read(f"notebooks/{stem}.ipynb"))
+        except (zipfile.BadZipFile, KeyError, ValueError):
+            names, notebook = [], {}
         if status != 200 or not notebook.get("cells"):
             problems.append(
-                f"the download {report['download'][0]} is not a notebook (HTTP {status})"
+                f"the download {report['download'][0]} holds no notebook {stem}.ipynb "
+                f"(HTTP {status}; {names[:5]})"
             )
         elif any(c.get("outputs") for c in notebook["cells"] if c.get("cell_type") == "code"):
-            problems.append("the downloadable notebook carries outputs")
+            problems.append("the downloaded notebook carries outputs")
+        for needed in ("requirements.txt", "notebooks/mnist_lib.py", "notebooks/checks/core.py"):
+            if names and needed not in names:
+                problems.append(f"the download lacks {needed}")
     if len(report["launch"]) != 1 or f"notebooks/{stem}.ipynb" not in report["launch"][0]:
         problems.append(f"no launch button for notebooks/{stem}.ipynb: {report['launch']}")
     code = "\n".join(report["codeCells"])
@@ -307,6 +318,6 @@ def test_every_lesson_has_a_page(built_site):
         md.stem
         for md in LESSONS
         if not (built_site / "lessons" / f"{md.stem}.html").is_file()
-        or not (built_site / "lessons" / f"{md.stem}.ipynb").is_file()
+        or not (built_site / "lessons" / f"{md.stem}.zip").is_file()
     ]
     assert not missing, f"lessons missing from the site (rebuild it: nox -s docs): {missing}"

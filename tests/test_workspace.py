@@ -182,7 +182,8 @@ def test_learn_py_makes_the_workspace_and_starts_jupyterlab_on_lesson_1(tmp_path
     assert f"Your workspace: {folder}" in done.stdout
     assert _visible(folder) == [f"{md.stem}.ipynb" for md in LESSONS]
     command = learn.lab_command(folder, ["--no-browser"])
-    assert command[:2] == ["jupyter", "lab"] and command[-1].endswith(learn.FIRST_LESSON)
+    assert command[:3] == [sys.executable, "-m", "jupyterlab"]
+    assert command[-1].endswith(learn.FIRST_LESSON)
     assert f"--ServerApp.root_dir={folder}" in command
     state = json.loads((folder / ".helpers" / "state.json").read_text())
     assert set(state["written"]) == {f"{md.stem}.ipynb" for md in LESSONS}

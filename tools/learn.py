@@ -21,8 +21,8 @@ Options after the script's name go to ``jupyter lab`` (``--no-browser``, ``--por
 
 from __future__ import annotations
 
+import importlib.util
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -44,8 +44,9 @@ def lab_environment(workspace: Path) -> dict[str, str]:
 def lab_command(workspace: Path, options: list[str]) -> list[str]:
     """``jupyter lab`` on the workspace, with lesson 1 open."""
     return [
-        "jupyter",
-        "lab",
+        sys.executable,  # the Python of this environment, whose JupyterLab the README installs
+        "-m",
+        "jupyterlab",
         f"--ServerApp.root_dir={workspace}",
         *options,
         str(workspace / FIRST_LESSON),
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {change}")
     if not lab:
         return 0
-    if shutil.which("jupyter") is None:
+    if importlib.util.find_spec("jupyterlab") is None:
         print(
             "learn: JupyterLab is not installed in this environment. Activate the project's "
             "environment (. .venv/bin/activate) or install it: pip install -r requirements.txt",
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     command = lab_command(workspace, args)
-    print("Starting JupyterLab (Ctrl+C stops it):", " ".join(command[:3]), "...")
+    print("Starting JupyterLab on it, with lesson 1 open (Ctrl+C stops it)")
     sys.stdout.flush()
     os.chdir(workspace)
     os.execvpe(command[0], command, lab_environment(workspace))

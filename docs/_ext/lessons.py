@@ -12,9 +12,11 @@ What it does, in build order:
 2. ``html-page-context``: gives each lesson page two links for the
    ``lesson-buttons.html`` template: the notebook to download and the
    launch URL.
-3. ``build-finished``: writes each lesson's ``.ipynb`` (converted from the
-   ``.md`` source by Jupytext, without outputs, exactly what
-   ``nox -s sync`` commits) next to its page, where the download button points.
+3. ``build-finished``: writes each lesson's download next to its page, where the
+   download button points: a zip with the learner's edition of the lesson and all it
+   needs to run where it lands (``tools/student_edition.py``'s ``build_zip``, the code
+   path of every learner edition: exercises blank, hints and solutions on request, the
+   helper modules, ``requirements.txt``, a README).
 
 The launch URL comes from the ``lessons_launch_url`` setting (see conf.py):
 a template in which ``{path}`` is replaced by the notebook's path relative to
@@ -24,6 +26,7 @@ the repository root, for example ``notebooks/01-load-the-mnist-dataset.ipynb``.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from sphinx.application import Sphinx
@@ -75,8 +78,8 @@ def add_lesson_links(app: Sphinx, pagename: str, templatename, context, doctree)
         return
     name = pagename.split("/", 1)[1]
     repo_path = f"{app.config.lessons_repo_folder}/{name}.ipynb"
-    context["lesson_ipynb_url"] = context["pathto"](f"{STAGING}/{name}.ipynb", 1)
-    context["lesson_ipynb_name"] = f"{name}.ipynb"
+    context["lesson_download_url"] = context["pathto"](f"{STAGING}/{name}.zip", 1)
+    context["lesson_download_name"] = f"{name}.zip"
     context["lesson_launch_url"] = launch_url(app.config.lessons_launch_url, repo_path)
     context["lesson_launch_label"] = app.config.lessons_launch_label
 
@@ -84,13 +87,13 @@ def add_lesson_links(app: Sphinx, pagename: str, templatename, context, doctree)
 def write_notebooks(app: Sphinx, exception) -> None:
     if exception is not None or app.builder.format != "html":
         return
-    import jupytext
+    sys.path.insert(0, str(Path(app.config.lessons_source_dir).resolve().parent / "tools"))
+    import student_edition
 
     out = Path(app.outdir) / STAGING
     out.mkdir(parents=True, exist_ok=True)
     for md in _lessons(app):
-        notebook = jupytext.read(md)
-        jupytext.write(notebook, out / md.with_suffix(".ipynb").name, fmt="ipynb")
+        student_edition.build_zip(md, out / md.with_suffix(".zip").name)
 
 
 def setup(app: Sphinx) -> dict:

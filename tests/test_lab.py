@@ -1,25 +1,30 @@
 """Browser test of the lessons in JupyterLab, the learner's room.
 
-JupyterLab is started the way the README's first command starts it (its ``jupyter lab``
-arguments are read from the README), on a free port of 127.0.0.1, in a copy of the project, so
-that nothing this test does can change the checkout. Its per-user folders (settings,
-workspaces, config, data) are empty temporary folders: whatever makes the lessons work must
-come with the environment that ``pip install -r requirements.txt`` set up.
+JupyterLab is started the way the README's first command starts it (``python tools/learn.py``,
+with the options a test needs), on a free port of 127.0.0.1, in a copy of the project made a
+git repository of its own, so that nothing this test does can change the checkout. Its
+per-user folders (settings, workspaces, config, data) are empty temporary folders: whatever
+makes the lessons work must come with the environment that ``pip install -r requirements.txt``
+set up.
 
-Then Debian's chromium, driven by Playwright (no browser is ever downloaded), opens each
-lesson the way a learner does: a double click on its ``.md`` in the file browser. A lesson
-fails when
+``learn.py`` makes the learner's workspace, and JupyterLab shows it: one notebook per lesson.
+Debian's chromium, driven by Playwright (no browser is ever downloaded), opens each lesson the
+way a learner does: a double click in the file browser. A lesson fails when
 
 - it does not open as a runnable notebook, or it is marked unsaved once its kernel is idle,
-  or saving it untouched changes its ``.md`` or ``.ipynb``;
-- a CI-only cell (tagged ``remove-cell``) shows its code;
-- Run All leaves an error output, or a widget that does not render;
+  or saving it untouched changes its file;
+- a test-only cell (tagged ``remove-cell``) shows its code;
+- Run All leaves an error output, a solution shown unasked, or a widget that does not render;
 - the browser logs a console error or an uncaught exception;
-- a link to another lesson does not open that lesson as a notebook;
+- a link to another lesson does not open that lesson as a notebook in the workspace;
 - (lesson 4) the digit pad does not read a drawn 1 as a 1, and then a drawn 0 as a 0.
 
-A full-page screenshot of each lesson after Run All (in parts, for a long one), and one of
-the digit pad after the test has drawn on it, go to ``build/screenshots/lab/``.
+Then a learner's session in lesson 2: a wrong attempt and its hint, the solution on request, a
+right attempt, autosave, a kernel restart and its message; afterwards the project's source is
+unchanged (``git status`` of the copy is clean).
+
+Screenshots of each lesson after Run All (in parts, for a long one), of the digit pad after the
+test has drawn on it, and of each step of the session go to ``build/screenshots/lab/``.
 Like the site test, it skips without chromium or Playwright and fails instead when
 ``REQUIRE_BROWSER_TEST=1``.
 """
@@ -53,19 +58,19 @@ SCREENSHOTS = ROOT / "build" / "screenshots" / "lab"
 RUN_ALL_TIMEOUT = 300  # seconds; lesson 4 takes about 25 s on an idle 2-core machine
 SCREENSHOT_PART = 15_000  # pixels: taller screenshots are split into parts
 OPEN_TIMEOUT = 60_000  # milliseconds, for JupyterLab's start-up and a kernel's
-# What the learner's file browser must show at its root.
-PROJECT_FILES = ["README.md", "TEACHING.md", "notebooks", "_data"]
+# What the learner's file browser must show at its root: one notebook per lesson.
+WORKSPACE_FILES = sorted(f"{md.stem}.ipynb" for md in LESSONS)
 LAB_MISSING = (
     "Browser test skipped: JupyterLab is not installed here (pip install -r requirements.txt)"
 )
 
 
-def readme_lab_arguments() -> list[str]:
-    """The arguments of ``jupyter lab`` in the README's first command."""
+def readme_first_command() -> list[str]:
+    """The words of the README's first command after ``tools/learn.py`` (its options)."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     command = re.search(r"```bash\n(.*?)\n```", text, re.DOTALL).group(1)
-    words = shlex.split(command.split("jupyter lab", 1)[1].split("&&")[0])
-    return words
+    assert "python tools/learn.py" in command, f"the README's first command is {command!r}"
+    return shlex.split(command.split("tools/learn.py", 1)[1].split("&&")[0])
 
 
 # MyST syntax that JupyterLab's Markdown cells show as plain text (the site renders it).
@@ -151,13 +156,31 @@ def test_check_messages_fit_the_edition():
 
 
 def _copy_project(destination: Path) -> Path:
-    """The learner's files, copied, with an empty download cache."""
-    ignore = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", "*.pyc")
-    shutil.copytree(NOTEBOOKS, destination / "notebooks", ignore=ignore)
-    for name in ("README.md", "TEACHING.md"):
+    """The project's source as a fresh clone has it, committed in a git repository of its own."""
+    ignore = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", "*.pyc", "*.egg-info")
+    for name in ("notebooks", "tools", "labconfig"):
+        shutil.copytree(ROOT / name, destination / name, ignore=ignore)
+    for name in ("README.md", "TEACHING.md", "requirements.txt", ".gitignore"):
         shutil.copy2(ROOT / name, destination / name)
     (destination / "_data").mkdir()
+    shutil.copy2(ROOT / "_data" / "README.md", destination / "_data" / "README.md")
+    git = ["git", "-c", "user.name=test", "-c", "user.email=test@127.0.0.1"]
+    for command in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "the source"]):
+        subprocess.run([*git, *command], cwd=destination, check=True, capture_output=True)
     return destination
+
+
+def tracked_files(project: Path) -> dict[str, bytes]:
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=project, check=True, capture_output=True
+    ).stdout.decode()
+    return {name: (project / name).read_bytes() for name in listed.split("\0") if name}
+
+
+def git_status(project: Path) -> str:
+    return subprocess.run(
+        ["git", "status", "--porcelain"], cwd=project, check=True, capture_output=True, text=True
+    ).stdout
 
 
 @pytest.fixture(scope="module")
@@ -186,6 +209,8 @@ class Lab:
 
     def __init__(self, project: Path, port: int, token: str, process, log: Path):
         self.project, self.token, self.process, self.log = project, token, process, log
+        self.workspace = project / "workspace"
+        self.source = tracked_files(project)  # the source before the learner came
         self.base = f"http://127.0.0.1:{port}/"
         self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -218,7 +243,7 @@ class Lab:
 
 @pytest.fixture(scope="module")
 def lab(chromium, browser_skip, mnist_mirror, tmp_path_factory):
-    """JupyterLab started as the README starts it, in a copy of the project."""
+    """JupyterLab started as the README starts it (tools/learn.py), in a copy of the project."""
     try:
         import jupyterlab  # noqa: F401
     except ImportError:
@@ -227,10 +252,12 @@ def lab(chromium, browser_skip, mnist_mirror, tmp_path_factory):
     project = _copy_project(tmp_path_factory.mktemp("learner") / "mnist")
     port, token = _free_port(), secrets.token_hex(16)
     env = dict(os.environ, MNIST_MIRRORS=mnist_mirror)
+    for name in ("MNIST_CACHE", "PYTHONPATH", "CHECKS_STRICT"):  # as on a learner's machine
+        env.pop(name, None)
     for name in ("CONFIG", "DATA", "RUNTIME"):
         env[f"JUPYTER_{name}_DIR"] = str(home / name.lower())
     command = [
-        *(sys.executable, "-m", "jupyterlab", *readme_lab_arguments()),
+        *(sys.executable, "tools/learn.py", *readme_first_command()),
         *("--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}"),
         *("--ServerApp.port_retries=0", f"--IdentityProvider.token={token}"),
         f"--LabApp.user_settings_dir={home / 'settings'}",
@@ -361,22 +388,19 @@ def run_all(page) -> tuple[dict, float]:
 # --------------------------------------------------------------------------
 
 
-def check_saved_unchanged(page, lab: Lab, names: list[str], problems: list[str]) -> None:
-    """Save the untouched document (Ctrl+S): its files (`names`) must stay as committed."""
-    copies = [lab.project / name for name in names]
-    before = [copy.stat().st_mtime_ns for copy in copies]
+def check_saved_unchanged(page, lab: Lab, name: str, problems: list[str]) -> None:
+    """Save the untouched notebook (Ctrl+S): its file in the workspace must keep its bytes."""
+    copy = lab.workspace / name
+    before, modified = copy.read_bytes(), copy.stat().st_mtime_ns
     page.locator(f"{CURRENT_NOTEBOOK} .jp-Notebook").click(position={"x": 5, "y": 5})
     page.keyboard.press("Control+s")
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and any(
-        copy.stat().st_mtime_ns == old for copy, old in zip(copies, before, strict=True)
-    ):
+    while time.monotonic() < deadline and copy.stat().st_mtime_ns == modified:
         time.sleep(0.2)
-    for name, copy in zip(names, copies, strict=True):
-        if copy.read_bytes() != (ROOT / name).read_bytes():
-            problems.append(f"saving the untouched document changed {name}")
-    if any(copy.stat().st_mtime_ns == old for copy, old in zip(copies, before, strict=True)):
-        problems.append(f"Ctrl+S did not save all of {names}")
+    if copy.stat().st_mtime_ns == modified:
+        problems.append(f"Ctrl+S did not save {name}")
+    elif copy.read_bytes() != before:
+        problems.append(f"saving the untouched notebook changed {name}")
 
 
 def check_opened_clean(page, what: str, problems: list[str]) -> None:
@@ -496,33 +520,37 @@ def check_digit_pad(page, lesson: Path, problems: list[str]) -> None:
         problems.append(f"drew a 1, then a 0: the pad read {one!r}, then {zero!r}")
 
 
-def lesson_links_in(document: Path) -> set[str]:
-    """The other lessons that a document's Markdown links to (file names)."""
-    names = {md.name for md in LESSONS} | {md.stem + ".ipynb" for md in LESSONS}
-    found = re.findall(r"\]\((?:notebooks/)?([^)#\s]+)", document.read_text(encoding="utf-8"))
-    return {name for name in found if name in names} - {document.name}
+def lesson_links_in(lesson: Path) -> set[str]:
+    """The other lessons that a lesson links to, as the workspace's notebooks (file names)."""
+    stems = {md.stem for md in LESSONS}
+    found = re.findall(r"\]\((\d\d-[\w-]+)\.(?:md|ipynb)", lesson.read_text(encoding="utf-8"))
+    return {f"{stem}.ipynb" for stem in found if stem in stems} - {f"{lesson.stem}.ipynb"}
 
 
 def check_lesson_links(page, lesson: Path, report: dict, problems: list[str]) -> None:
-    """Each link to another lesson opens that lesson as a notebook."""
+    """Each link to another lesson opens that lesson, from the workspace, as a notebook."""
     missing = lesson_links_in(lesson) - set(report["lessonLinks"])
     if missing:
         problems.append(f"links to {sorted(missing)} are not links in JupyterLab")
     for name in sorted(set(report["lessonLinks"])):
+        if not name.endswith(".ipynb"):
+            problems.append(f"a link points to {name}, not to a notebook of the workspace")
+            continue
         selector = f"{CURRENT_NOTEBOOK} .jp-RenderedMarkdown a[href*='/{name}']"
         link = page.locator(selector).first
         link.scroll_into_view_if_needed()
         link.click()
         try:
-            wait_for_notebook(page, f"notebooks/{name}")
+            wait_for_notebook(page, name)
         except Exception as exc:  # Playwright's TimeoutError, with what it waited for
             problems.append(f"the link to {name} did not open it as a notebook: {exc}")
             continue
         check_opened_clean(page, f"{name}, opened by a link,", problems)
         # Back to the lesson's tab. (Closing the new tab at once would cancel the debugger's
         # first request to the kernel that is starting, which JupyterLab logs as an error.)
-        page.locator(f"{MAIN} .lm-TabBar-tab[title*='Path: notebooks/{lesson.name}']").click()
-        wait_for_notebook(page, f"notebooks/{lesson.name}")
+        notebook = f"{lesson.stem}.ipynb"
+        page.locator(f"{MAIN} .lm-TabBar-tab[title*='Path: {notebook}']").click()
+        wait_for_notebook(page, notebook)
 
 
 def take_screenshot(page, lesson: Path) -> list[Path]:
@@ -567,57 +595,36 @@ def fail_on(problems: list[str], what: str) -> None:
 # --------------------------------------------------------------------------
 
 
-def test_readme_command_serves_the_project_root(lab, chromium):
-    """The README's command roots JupyterLab at the project folder, with lesson 1 open."""
-    names = {item["name"] for item in lab.api("contents")["content"]}
-    missing = [name for name in PROJECT_FILES if name not in names]
-    assert not missing, f"the file browser's root lacks {missing}: it is not the project root"
-    opened = [arg for arg in readme_lab_arguments() if not arg.startswith("-")]
-    assert opened and opened[0].startswith("notebooks/01-"), f"README opens {opened}, not lesson 1"
+def test_readme_command_opens_the_workspace(lab, chromium):
+    """The README's command shows the learner's workspace: the lessons, nothing else."""
+    names = sorted(item["name"] for item in lab.api("contents")["content"])
+    assert names == WORKSPACE_FILES, f"the file browser shows {names}, not the workspace"
     problems: list[str] = []
     context, page = open_lab(chromium, lab, problems)
     try:
-        page.goto(lab.url(f"lab/tree/{opened[0]}"), wait_until="load", timeout=OPEN_TIMEOUT)
-        wait_for_notebook(page, opened[0])
-        check_opened_clean(page, opened[0], problems)
+        first = f"{LESSONS[0].stem}.ipynb"
+        page.goto(lab.url(f"lab/tree/{first}"), wait_until="load", timeout=OPEN_TIMEOUT)
+        wait_for_notebook(page, first)
+        check_opened_clean(page, first, problems)
     finally:
         context.close()
         lab.shut_down_kernels()
     fail_on(problems, "the README's command")
 
 
-def test_readme_opens_and_its_links_open_the_lessons(lab, chromium):
-    """README.md, double-clicked, reads without fuss; its link to lesson 1 opens a notebook."""
-    problems: list[str] = []
-    context, page = open_lab(chromium, lab, problems)
-    try:
-        open_in_file_browser(page, "README.md")
-        wait_for_notebook(page, "README.md")
-        check_opened_clean(page, "README.md", problems)
-        check_saved_unchanged(page, lab, ["README.md"], problems)
-        first = LESSONS[0].relative_to(ROOT).as_posix()
-        assert LESSONS[0].name in lesson_links_in(ROOT / "README.md")
-        page.locator(f"{CURRENT_NOTEBOOK} .jp-RenderedMarkdown a[href*='/{first}']").first.click()
-        wait_for_notebook(page, first)
-        check_opened_clean(page, f"{first}, opened from the README,", problems)
-    finally:
-        context.close()
-        lab.shut_down_kernels()
-    fail_on(problems, "README.md in JupyterLab")
-
-
 def test_lesson_in_jupyterlab(lesson, lab, chromium):
     problems: list[str] = []
     shutil.rmtree(lab.project / "_data")  # every lesson downloads MNIST, as on a first run
     (lab.project / "_data").mkdir()
+    shutil.copy2(ROOT / "_data" / "README.md", lab.project / "_data" / "README.md")
     context, page = open_lab(chromium, lab, problems)
+    notebook = f"{lesson.stem}.ipynb"
     start = time.perf_counter()
     try:
-        open_in_file_browser(page, "notebooks", lesson.name)
-        wait_for_notebook(page, f"notebooks/{lesson.name}")
+        open_in_file_browser(page, notebook)
+        wait_for_notebook(page, notebook)
         check_opened_clean(page, "the lesson", problems)
-        pair = [f"notebooks/{lesson.name}", f"notebooks/{lesson.stem}.ipynb"]
-        check_saved_unchanged(page, lab, pair, problems)
+        check_saved_unchanged(page, lab, notebook, problems)
         report, seconds = run_all(page)
         print(f"{lesson.stem}: Run All took {seconds:.1f} s")
         page.wait_for_timeout(500)  # let widgets draw
@@ -625,6 +632,8 @@ def test_lesson_in_jupyterlab(lesson, lab, chromium):
         check_hidden_cells(lesson, report, problems)
         check_outputs(report, problems)
         check_progress_bars(report, problems)
+        if "our answer" in page.locator(CURRENT_NOTEBOOK).inner_text().lower():
+            problems.append("Run All showed a solution that nobody asked for")
         if "DigitPad(" in lesson.read_text(encoding="utf-8"):
             check_digit_pad(page, lesson, problems)
         shots = take_screenshot(page, lesson)
@@ -634,3 +643,129 @@ def test_lesson_in_jupyterlab(lesson, lab, chromium):
         lab.shut_down_kernels()
     print(f"{lesson.stem}: {time.perf_counter() - start:.1f} s in all, screenshots {shots}")
     fail_on(problems, f"{lesson.name} in JupyterLab")
+
+
+# -- A learner's session ------------------------------------------------------
+
+
+def code_cell(page, contains: str):
+    """The code cell of the open notebook whose code holds `contains` (found now, by position,
+    so that it stays the same cell when the learner retypes it)."""
+    cells = page.locator(f"{CURRENT_NOTEBOOK} .jp-CodeCell")
+    index = cells.evaluate_all(
+        "(cells, text) => cells.findIndex("
+        "  cell => (cell.querySelector('.jp-InputArea-editor') || {}).textContent?.includes(text))",
+        contains,
+    )
+    assert index >= 0, f"no code cell holds {contains!r}"
+    cells.nth(index).scroll_into_view_if_needed()
+    return cells.nth(index)
+
+
+def type_into(page, cell, lines: list[str]) -> None:
+    """Replace a cell's code by `lines`, typed as a learner types (the editor indents)."""
+    cell.locator(".cm-content").click()
+    page.keyboard.press("Control+a")
+    page.keyboard.press("Delete")
+    for number, line in enumerate(lines):
+        if number:
+            page.keyboard.press("Enter")
+        page.keyboard.type(line)
+
+
+def run_cell(page, cell) -> str:
+    """Run the cell in place (Ctrl+Enter); return the text of its output once idle."""
+    cell.locator(".cm-content").click()
+    page.keyboard.press("Control+Enter")
+    page.wait_for_timeout(300)
+    wait_until_idle(page, OPEN_TIMEOUT)
+    page.wait_for_timeout(300)
+    return cell.locator(".jp-OutputArea").inner_text()
+
+
+def shoot(page, cell, step: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    cell.scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / f"session-{step}.png"))
+
+
+WRONG_ATTEMPT = ["def scale_symmetric(images):", "return images / 255"]
+RIGHT_ATTEMPT = ["def scale_symmetric(images):", "return np.asarray(images) / 127.5 - 1"]
+
+
+def test_a_learners_session_touches_only_their_copy(lab, chromium):
+    """Lesson 2, exercise 1, as a learner works it; the source stays as it was."""
+    lesson = next(md for md in LESSONS if md.name.startswith("02-"))
+    notebook = f"{lesson.stem}.ipynb"
+    mine = lab.workspace / notebook
+    given = mine.read_bytes()
+    problems: list[str] = []
+    context, page = open_lab(chromium, lab, problems)
+    try:
+        open_in_file_browser(page, notebook)
+        wait_for_notebook(page, notebook)
+        run_all(page)
+        answer = code_cell(page, "def scale_symmetric")
+        check = code_cell(page, "checks.scale_symmetric(scale_symmetric)")
+        ask = code_cell(page, 'checks.solution("2.1")')
+        said = run_cell(page, check)
+        if "Not yet" not in said or "YOUR CODE HERE" not in said:
+            problems.append(f"the blank exercise's check said {said!r}")
+
+        type_into(page, answer, WRONG_ATTEMPT)
+        run_cell(page, answer)
+        said = " ".join(run_cell(page, check).split())
+        shoot(page, check, "1-wrong-attempt")
+        if not said.startswith("Not yet:"):
+            problems.append(f"a wrong attempt's check said {said!r}")
+
+        if "127.5" in page.locator(CURRENT_NOTEBOOK).inner_text():
+            problems.append("the solution shows before the learner asked for it")
+        type_into(page, ask, ['checks.hint("2.1")'])
+        hint = " ".join(run_cell(page, ask).split())
+        shoot(page, ask, "2-hint")
+        if "Hint:" not in hint or "127.5" in hint:
+            problems.append(f"the hint is {hint!r}")
+        type_into(page, ask, ['checks.solution("2.1")'])
+        shown = " ".join(run_cell(page, ask).split())
+        shoot(page, ask, "3-solution")
+        if "images / 127.5 - 1" not in shown:
+            problems.append(f"asked for the solution, the cell showed {shown!r}")
+
+        type_into(page, answer, RIGHT_ATTEMPT)
+        run_cell(page, answer)
+        said = " ".join(run_cell(page, check).split())
+        shoot(page, check, "4-right-attempt")
+        if not said.startswith("Right!"):
+            problems.append(f"a right attempt's check said {said!r}")
+
+        # Autosave (JupyterLab saves every 120 s) and an explicit save reach the learner's copy.
+        page.keyboard.press("Control+s")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and mine.read_bytes() == given:
+            time.sleep(0.2)
+        if "np.asarray(images) / 127.5 - 1" not in mine.read_text(encoding="utf-8"):
+            problems.append("saving did not write the learner's attempt into their copy")
+
+        # A restart: the kernel forgets `np`; the check says so, and how to get it back.
+        run_menu(page, "Kernel", "Restart Kernel…")
+        page.locator(".jp-Dialog button", has_text=re.compile("^Restart$")).click()
+        page.wait_for_timeout(1000)
+        wait_until_idle(page, OPEN_TIMEOUT)
+        run_cell(page, answer)  # defines the function (its print line fails: no x_train)
+        run_cell(page, code_cell(page, "import checks"))
+        said = " ".join(run_cell(page, check).split())
+        shoot(page, check, "5-after-restart")
+        if not said.startswith("Hold on:") or "Run All Above Selected Cell" not in said:
+            problems.append(f"after a restart, the check said {said!r}")
+        page.keyboard.press("Control+s")
+        page.wait_for_timeout(1000)
+    finally:
+        context.close()
+        lab.shut_down_kernels()
+    if git_status(lab.project):
+        problems.append(f"the learner's session changed the source: {git_status(lab.project)}")
+    changed = [n for n, data in tracked_files(lab.project).items() if lab.source.get(n) != data]
+    if changed or set(tracked_files(lab.project)) != set(lab.source):
+        problems.append(f"tracked files changed: {changed}")
+    fail_on(problems, "a learner's session in JupyterLab")

@@ -265,4 +265,4 @@ def test_a_downloaded_lesson_runs_where_it_lands(
         printed = outputs_text(cell)
         assert "Not yet: " in printed and "Right!" not in printed, (cell.source, printed)
     shown = "\n".join(outputs_text(cell) for cell in nb.cells if cell.cell_type == "code")
-    assert "our answer" not in shown.lower()
+    assert "one of several good ones" not in shown  # what checks.solution shows

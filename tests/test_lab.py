@@ -706,6 +706,16 @@ def shoot(page, cell, step: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"session-{step}.png"))
 
 
+def attempt(page, cell, lines: list[str], then, step: str) -> str:
+    """Type `lines` into `cell`, run it, then run `then`: what `then` printed, on one line."""
+    type_into(page, cell, lines)
+    if cell != then:
+        run_cell(page, cell)
+    said = " ".join(run_cell(page, then).split())
+    shoot(page, then, step)
+    return said
+
+
 WRONG_ATTEMPT = ["def scale_symmetric(images):", "return images / 255"]
 RIGHT_ATTEMPT = ["def scale_symmetric(images):", "return np.asarray(images) / 127.5 - 1"]
 
@@ -729,30 +739,20 @@ def test_a_learners_session_touches_only_their_copy(lab, chromium):
         if "Not yet" not in said or "YOUR CODE HERE" not in said:
             problems.append(f"the blank exercise's check said {said!r}")
 
-        type_into(page, answer, WRONG_ATTEMPT)
-        run_cell(page, answer)
-        said = " ".join(run_cell(page, check).split())
-        shoot(page, check, "1-wrong-attempt")
+        said = attempt(page, answer, WRONG_ATTEMPT, check, "1-wrong-attempt")
         if not said.startswith("Not yet:"):
             problems.append(f"a wrong attempt's check said {said!r}")
 
         if "127.5" in page.locator(CURRENT_NOTEBOOK).inner_text():
             problems.append("the solution shows before the learner asked for it")
-        type_into(page, ask, ['checks.hint("2.1")'])
-        hint = " ".join(run_cell(page, ask).split())
-        shoot(page, ask, "2-hint")
+        hint = attempt(page, ask, ['checks.hint("2.1")'], ask, "2-hint")
         if "Hint:" not in hint or "127.5" in hint:
             problems.append(f"the hint is {hint!r}")
-        type_into(page, ask, ['checks.solution("2.1")'])
-        shown = " ".join(run_cell(page, ask).split())
-        shoot(page, ask, "3-solution")
+        shown = attempt(page, ask, ['checks.solution("2.1")'], ask, "3-solution")
         if "images / 127.5 - 1" not in shown:
             problems.append(f"asked for the solution, the cell showed {shown!r}")
 
-        type_into(page, answer, RIGHT_ATTEMPT)
-        run_cell(page, answer)
-        said = " ".join(run_cell(page, check).split())
-        shoot(page, check, "4-right-attempt")
+        said = attempt(page, answer, RIGHT_ATTEMPT, check, "4-right-attempt")
         if not said.startswith("Right!"):
             problems.append(f"a right attempt's check said {said!r}")
 

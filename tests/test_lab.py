@@ -97,9 +97,11 @@ def test_lesson_uses_markdown_that_jupyterlab_renders(lesson):
 
 def test_ci_only_cells_are_folded_in_jupyterlab(lesson):
     """A cell the site removes (remove-cell) shows folded in JupyterLab (source_hidden)."""
+    from mnist_lab_contents import fold_ci_only_cells  # JupyterLab's contents manager folds them
+
     unfolded = [
         index
-        for index, cell in enumerate(jupytext.read(lesson).cells)
+        for index, cell in enumerate(fold_ci_only_cells(jupytext.read(lesson)).cells)
         if "remove-cell" in cell.metadata.get("tags", [])
         and not cell.metadata.get("jupyter", {}).get("source_hidden")
     ]

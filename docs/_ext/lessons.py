@@ -17,8 +17,12 @@ What it does, in build order:
    ``lesson-buttons.html`` template: the notebook to download and the
    launch URL.
 3. ``build-finished``: writes each lesson's ``.ipynb`` (converted from the
-   ``.md`` source by Jupytext, without outputs, exactly what
-   ``nox -s sync`` commits) next to its page, where the download button points.
+   ``.md`` source by Jupytext, without outputs, as ``nox -s sync`` commits it)
+   next to its page, where the download button points. One addition: the
+   cells tagged ``remove-cell`` (checks only CI needs) get
+   ``jupyter.source_hidden``, so they show folded in any Jupyter the
+   download is opened in (the project's own JupyterLab folds them on opening,
+   see ``labconfig/mnist_lab_contents.py``).
 
 The launch URL comes from the ``lessons_launch_url`` setting (see conf.py):
 a template in which ``{path}`` is replaced by the notebook's path relative to
@@ -115,6 +119,9 @@ def write_notebooks(app: Sphinx, exception) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for md in _lessons(app):
         notebook = jupytext.read(md)
+        for cell in notebook.cells:
+            if "remove-cell" in cell.metadata.get("tags", []):
+                cell.metadata.setdefault("jupyter", {})["source_hidden"] = True
         jupytext.write(notebook, out / md.with_suffix(".ipynb").name, fmt="ipynb")
 
 

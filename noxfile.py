@@ -3,7 +3,8 @@
     nox -s tests    unit tests, every notebook re-executed by nbval, pair checks,
                     and (with Debian's chromium installed) the site built and
                     checked page by page in a headless browser, and every lesson
-                    run in JupyterLab in that browser
+                    run in JupyterLab in that browser; and (with Node.js installed) the
+                    lessons built offline with Jupyter Book 2 (mystmd), numpy-tutorials' toolchain
     nox -s lab      JupyterLab on the lessons
     nox -s docs     build the site into build/site, running every lesson
     nox -s serve    serve build/site on http://127.0.0.1:8000
@@ -49,6 +50,10 @@ if platform.machine() in ("x86_64", "AMD64"):
 BROWSER_SKIPPED = (
     "Browser test skipped: install Debian's chromium (apt-get install chromium) to run it"
 )
+# numpy-tutorials' toolchain, Jupyter Book 2 (mystmd, bundled; it runs on Node.js 18 or newer),
+# pinned: tests/test_mystmd.py builds the lessons with it, offline (docs/mystmd/myst.yml).
+MYSTMD_TOOLS = ["jupyter-book==2.1.7"]
+MYSTMD_SKIPPED = "mystmd test skipped: install Node.js (apt-get install nodejs) to run it"
 
 
 def _chromium() -> str | None:
@@ -72,8 +77,12 @@ def _build_site(session: nox.Session, *options: str) -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run the unit tests and every notebook under nbval; with chromium, build and browse the site."""
-    session.install("-r", "requirements.txt", *TEST_TOOLS, *GRADING_TOOLS)
+    session.install("-r", "requirements.txt", *TEST_TOOLS, *GRADING_TOOLS, *MYSTMD_TOOLS)
     env = {}
+    if shutil.which("node"):
+        env["REQUIRE_MYSTMD_TEST"] = "1"  # the Jupyter Book 2 build must run, not skip
+    else:
+        session.warn(MYSTMD_SKIPPED)
     if _chromium():
         session.install("-r", "docs/requirements.txt", *BROWSER_TEST_TOOLS)
         # The browser tests (the site, JupyterLab) must run, not skip.

@@ -51,7 +51,8 @@ html_title = "Deep learning on MNIST from scratch"
 
 extensions = ["myst_nb", "lessons"]
 root_doc = "index"
-exclude_patterns = ["_build", "requirements.txt", "**/.ipynb_checkpoints"]
+# mystmd/: the lessons for Jupyter Book 2 (its build writes copies of them under mystmd/_build).
+exclude_patterns = ["_build", "requirements.txt", "**/.ipynb_checkpoints", "mystmd"]
 templates_path = ["_templates"]
 
 # -- The lessons ----------------------------------------------------------------

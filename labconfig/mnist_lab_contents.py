@@ -17,6 +17,12 @@ so it gets this environment's Python kernel, which Jupytext never writes into a 
 Markdown file (it keeps no metadata there).
 
 The lessons' ``kernelspec`` already matches what JupyterLab writes (committed that way).
+
+Cells tagged ``remove-cell`` hold checks that only CI needs; the docs site leaves them out,
+and JupyterLab shows them folded: this contents manager folds them on opening
+(``jupyter.source_hidden``) and leaves that mark out again on saving. The tag is the lessons'
+one mark for such a cell, in a form that both MyST-NB and mystmd (Jupyter Book 2) read; a
+``jupyter`` entry in a cell's options would make mystmd warn about every such cell.
 """
 
 from __future__ import annotations
@@ -59,8 +65,39 @@ def _is_plain_markdown(metadata: dict) -> bool:
     return jupytext.get("notebook_metadata_filter") == "-all" and "kernelspec" not in metadata
 
 
+CI_ONLY_TAG = "remove-cell"
+
+
+def _ci_only(cell: dict) -> bool:
+    return CI_ONLY_TAG in (cell.get("metadata", {}).get("tags") or [])
+
+
+def fold_ci_only_cells(notebook: dict) -> dict:
+    """Mark every cell tagged ``remove-cell`` as folded (``jupyter.source_hidden``), in place."""
+    for cell in notebook.get("cells", []):
+        if _ci_only(cell):
+            cell.setdefault("metadata", {}).setdefault("jupyter", {})["source_hidden"] = True
+    return notebook
+
+
+def _without_folds(cells: list) -> list:
+    """The cells, those tagged ``remove-cell`` without their fold (copies; the rest as is)."""
+    result = []
+    for cell in cells:
+        if _ci_only(cell) and "source_hidden" in cell.get("metadata", {}).get("jupyter", {}):
+            cell = dict(cell, metadata=dict(cell["metadata"]))
+            jupyter = dict(cell["metadata"]["jupyter"])
+            jupyter.pop("source_hidden")
+            if jupyter:
+                cell["metadata"]["jupyter"] = jupyter
+            else:
+                del cell["metadata"]["jupyter"]
+        result.append(cell)
+    return result
+
+
 class LessonContentsManager(JupytextContentsManager):
-    """Jupytext's contents manager that keeps ``language_info`` out of the saved files."""
+    """Jupytext's contents manager; ``language_info`` and the CI-only cells' folds stay out of files."""
 
     async def get(self, path, content=True, type=None, format=None, **kwargs):  # noqa: A002
         model = await super().get(path, content=content, type=type, format=format, **kwargs)
@@ -71,6 +108,7 @@ class LessonContentsManager(JupytextContentsManager):
             language = metadata.get("kernelspec", {}).get("language")
             if language == "python" and "language_info" not in metadata:
                 metadata["language_info"] = python_language_info()
+            fold_ci_only_cells(model["content"])
         return model
 
     async def save(self, model, path=""):
@@ -80,4 +118,5 @@ class LessonContentsManager(JupytextContentsManager):
             metadata = dict(model["content"].get("metadata", {}))
             metadata.pop("language_info", None)
             model["content"]["metadata"] = metadata
+            model["content"]["cells"] = _without_folds(model["content"].get("cells", []))
         return await super().save(model, path)

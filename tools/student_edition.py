@@ -238,7 +238,7 @@ def _exercises(cells, lesson: int) -> list[tuple[str, int, list[int]]]:
     return found
 
 
-def edition_notebook(nb, name: str = "notebook", solutions: bool = False):
+def edition_notebook(nb, name: str = "notebook", solutions: bool = False, fold: bool = True):
     """One lesson as the learner gets it; returns the notebook and its exercises.
 
     The one code path of every edition: the learner's workspace, the student edition,
@@ -249,7 +249,11 @@ def edition_notebook(nb, name: str = "notebook", solutions: bool = False):
       invitation to write one's own (unless ``solutions``);
     - under each exercise, a cell asks for a hint or our answer, on request only;
     - the site's folding tags are dropped, links to another lesson's ``.md`` point to its
-      ``.ipynb``, and there are no outputs; cell ids are stable (``cell-N``).
+      ``.ipynb``, and there are no outputs; cell ids are stable (``cell-N``);
+    - with `fold`, the cells that only check the lesson's figures (tagged ``remove-cell``)
+      are folded in any Jupyter (``jupyter.source_hidden``). The workspace needs no such
+      mark: the project's JupyterLab folds them on opening (``labconfig/``), and leaves the
+      mark out on saving.
 
     The exercises map each key ("2.1") to its title, its checks, and the solutions and model
     answers written in the lesson (for ``answers.json``).
@@ -300,6 +304,8 @@ def edition_notebook(nb, name: str = "notebook", solutions: bool = False):
             cell.source = ANSWER_PLACEHOLDER
         if cell.cell_type == "markdown":
             cell.source = LESSON_LINK.sub(r"](\1.ipynb\2)", cell.source)
+        if fold and "remove-cell" in tags:
+            cell.metadata.setdefault("jupyter", {})["source_hidden"] = True
         if tags:
             tags = [tag for tag in tags if tag not in FOLDING_TAGS]
             if tags:
@@ -362,9 +368,9 @@ def _write_json(path: Path, data) -> None:
     path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def convert(sources: list[Path]) -> list[tuple[Path, object, dict]]:
+def convert(sources: list[Path], fold: bool = True) -> list[tuple[Path, object, dict]]:
     """Every lesson's learner notebook and exercises; raises before anything is written."""
-    return [(md, *edition_notebook(jupytext.read(md), md.name)) for md in sources]
+    return [(md, *edition_notebook(jupytext.read(md), md.name, fold=fold)) for md in sources]
 
 
 def _all_exercises(converted) -> dict:
@@ -473,7 +479,7 @@ def update_workspace(workspace: Path = WORKSPACE, notebooks: Path = NOTEBOOKS) -
     ``NN-name (updated).ipynb``.
     """
     workspace = Path(workspace)
-    converted = convert(lessons(notebooks))
+    converted = convert(lessons(notebooks), fold=False)
     helpers = workspace / HELPERS
     helpers.mkdir(parents=True, exist_ok=True)
     state_path = helpers / STATE_FILE

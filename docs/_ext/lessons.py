@@ -5,6 +5,10 @@ What it does, in build order:
 1. ``config-inited``: mirrors every ``notebooks/[0-9][0-9]-*.md`` into
    ``docs/lessons/`` (a gitignored staging folder inside the Sphinx source
    folder), so a new lesson shows up on the site without touching the docs.
+   On the way, a figure cell's alt text, written as ``#| alt:`` lines at the
+   top of the cell (see ``cell_options.py``; mystmd reads the same lines),
+   becomes the ``mystnb.image.alt`` metadata that MyST-NB reads, and the
+   ``#|`` lines leave the code shown on the page (as they do in mystmd).
    A file is only rewritten when its content changed, so incremental builds
    stay incremental. Staged lessons whose source is gone are removed.
    ``notebooks/`` is put on the kernel's ``PYTHONPATH`` so ``import mnist_lib``
@@ -29,6 +33,7 @@ import os
 import sys
 from pathlib import Path
 
+from cell_options import split_cell_options
 from sphinx.application import Sphinx
 from sphinx.util import logging
 
@@ -41,13 +46,33 @@ def _lessons(app: Sphinx) -> list[Path]:
     return sorted(Path(app.config.lessons_source_dir).glob(PATTERN))
 
 
+def for_myst_nb(text: str) -> str:
+    """The lesson's MyST source as MyST-NB reads it: ``#| alt:`` becomes image metadata."""
+    import jupytext
+
+    notebook = jupytext.reads(text, fmt="md:myst")
+    changed = False
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        options, code = split_cell_options(cell.source)
+        if not options:
+            continue
+        if "alt" in options:
+            image = cell.metadata.setdefault("mystnb", {}).setdefault("image", {})
+            image["alt"] = str(options["alt"]).strip()
+        cell.source = code
+        changed = True
+    return jupytext.writes(notebook, fmt="md:myst") if changed else text
+
+
 def stage_lessons(app: Sphinx, config) -> None:
     source_dir = Path(config.lessons_source_dir)
     staging = Path(app.srcdir) / STAGING
     staging.mkdir(exist_ok=True)
     wanted = {}
     for md in sorted(source_dir.glob(PATTERN)):
-        wanted[md.name] = md.read_bytes()
+        wanted[md.name] = for_myst_nb(md.read_text(encoding="utf-8")).encode("utf-8")
     for stale in staging.glob("*.md"):
         if stale.name not in wanted:
             stale.unlink()

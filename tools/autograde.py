@@ -576,13 +576,14 @@ def write_status(course_root: Path, lesson: str, student: str, outcome: Outcome)
     record = asdict(outcome)
     record.pop("log")
     record.update(run=os.environ.get("GRADING_RUN", ""), log=str(log), student=student)
+    record["describe"] = outcome.describe()
     (folder / f"{student}.json").write_text(json.dumps(record, indent=1), encoding="utf-8")
     return log
 
 
 try:
     from nbconvert.preprocessors import Preprocessor
-    from traitlets import Float, Integer
+    from traitlets import Bool, Float, Integer
 except ImportError:  # grading tools not installed: tools/grade.py says what to install
     Preprocessor = object
 else:
@@ -595,6 +596,7 @@ else:
         release notebook holding the student's functions and the checks' verdicts.
         """
 
+        enabled = Bool(True).tag(config=True)  # nbconvert's preprocessors are off by default
         cell_timeout = Float(120.0, help="seconds per cell").tag(config=True)
         call_timeout = Float(30.0, help="seconds per call of a function").tag(config=True)
         total_timeout = Float(900.0, help="seconds per submission").tag(config=True)

@@ -535,7 +535,7 @@ def graded_notebook(release, outcome: Outcome, written: dict[str, str]):
     nbgrader's SaveAutoGrades then scores each check cell: points when it has no error
     output, none when it has one.
     """
-    graded = nbformat.from_dict(json.loads(nbformat.writes(release)))
+    graded = nbformat.reads(nbformat.writes(release), as_version=4)
     verdicts = {v.grade_id: v for v in outcome.verdicts}
     for cell in graded.cells:
         info = cell.metadata.get("nbgrader", {})

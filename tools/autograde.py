@@ -500,6 +500,7 @@ def grade(
         sandbox.prepare(folder, handed_in, support)
         session = Session(folder, data, limits, cells, outcome)
         try:
+            session.start()  # every cell runs, checks or none
             for check in checks:
                 found = session.describe(check.function)
                 if found is None:

@@ -98,7 +98,9 @@ def _solved(release, source, which=None):
 
 def _index(nb, grade_id) -> int:
     return next(
-        i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id
+        i
+        for i, c in enumerate(nb.cells)
+        if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id
     )
 
 
@@ -106,7 +108,7 @@ def _code(text: str):
     return nbformat.v4.new_code_cell(text)
 
 
-PROBE = '''\
+PROBE = """\
 import os, socket
 def attempt(what, action):
     try:
@@ -129,7 +131,7 @@ attempt("become root", lambda: os.setuid(0))
 print("HOME", sorted(os.listdir({home!r})) if os.path.isdir({home!r}) else [])
 status = open("/proc/self/status").read()
 print("UID", os.getuid(), "CAPEFF", status.split("CapEff:")[1].split()[0])
-'''
+"""
 
 
 def _probe(course_dir: Path, listeners: dict) -> nbformat.NotebookNode:
@@ -154,25 +156,42 @@ def _probe(course_dir: Path, listeners: dict) -> nbformat.NotebookNode:
 def _class(release, source, sample) -> dict:
     """The first run's submissions: {student: notebook, or a function that writes the folder}."""
     every = _solved(release, source)
-    first, second = (c.metadata["nbgrader"]["grade_id"] for c in every.cells if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code")
+    first, second = (
+        c.metadata["nbgrader"]["grade_id"]
+        for c in every.cells
+        if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"
+    )
     answers = list(_solutions(source))
     samples = {"perfect": every, "blank": _copy(release)}
     samples["partly"] = _solved(release, source, {answers[0]})
     pasted = _copy(every)
-    pasted.cells.insert(_index(pasted, first) + 1, copy.deepcopy(pasted.cells[_index(pasted, first)]))
+    pasted.cells.insert(
+        _index(pasted, first) + 1, copy.deepcopy(pasted.cells[_index(pasted, first)])
+    )
     samples["pasted"] = pasted
     duplicated = _copy(every)
-    duplicated.cells.insert(_index(duplicated, answers[1]), copy.deepcopy(duplicated.cells[_index(duplicated, answers[1])]))
+    duplicated.cells.insert(
+        _index(duplicated, answers[1]),
+        copy.deepcopy(duplicated.cells[_index(duplicated, answers[1])]),
+    )
     samples["duplicated"] = duplicated
     samples["edition"] = _edition(sample, source)
     fresh = nbformat.v4.new_notebook()
-    fresh.cells = [_code("import numpy as np")] + [_code(text) for text in _solutions(source).values()]
+    fresh.cells = [_code("import numpy as np")] + [
+        _code(text) for text in _solutions(source).values()
+    ]
     samples["fresh"] = fresh
     # The four cheats, each on a blank notebook.
     cheats = {
         "cheat-assign": (None, "checks.{name} = lambda *a, **k: print('Right!')"),
-        "cheat-report": (None, "import checks.core\nchecks.core._report = lambda passed, message: print('Right!')"),
-        "cheat-redefine": ("import", "class checks:\n    def __getattr__(self, name):\n        return lambda *a: print('Right!')\nchecks = checks()"),
+        "cheat-report": (
+            None,
+            "import checks.core\nchecks.core._report = lambda passed, message: print('Right!')",
+        ),
+        "cheat-redefine": (
+            "import",
+            "class checks:\n    def __getattr__(self, name):\n        return lambda *a: print('Right!')\nchecks = checks()",
+        ),
         "cheat-strict": (None, "import os\nos.environ['CHECKS_STRICT'] = '0'"),
     }
     for student, (where, text) in cheats.items():
@@ -208,7 +227,6 @@ def _class(release, source, sample) -> dict:
 def _edition(sample, source) -> nbformat.NotebookNode:
     """The student edition of the sample lesson, solved, with its ordinary extra cells."""
     import jupytext
-
     import student_edition
 
     name, text = sample
@@ -295,7 +313,9 @@ def _as_ordinary_user(command: list[str], env: dict) -> subprocess.CompletedProc
             shim += ["--ro-bind", str(folder), str(folder)]
     drop = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
     drop += ["--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
-    return subprocess.run([*shim, *drop, *command], env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [*shim, *drop, *command], env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 @pytest.fixture(scope="module")
@@ -351,7 +371,13 @@ def graded(grading_tools, grading_course, grading_sample, listeners):
         "HOME": str(top),
         "LANG": "C.UTF-8",
     }
-    command = [sys.executable, str(ROOT / "tools" / "grade.py"), str(second), "--course", str(course_dir)]
+    command = [
+        sys.executable,
+        str(ROOT / "tools" / "grade.py"),
+        str(second),
+        "--course",
+        str(course_dir),
+    ]
     as_user = _as_ordinary_user(command, env)
     yield dict(
         lesson=lesson,
@@ -429,7 +455,9 @@ def test_every_check_is_worth_points(grading_tools, grading_course):
 def test_a_solution_cell_without_markers_stops_the_build(grading_tools):
     course = grading_tools["course"]
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("def f():\n    return 1", metadata={"tags": ["solution"]})]
+    nb.cells = [
+        nbformat.v4.new_code_cell("def f():\n    return 1", metadata={"tags": ["solution"]})
+    ]
     with pytest.raises(course.student_edition.SolutionMarkerError, match="no"):
         course.source_notebook(nb, "broken.md")
 
@@ -482,7 +510,8 @@ def test_a_cell_over_time_or_a_dying_kernel_loses_only_its_exercise(graded):
 
 
 @pytest.mark.parametrize(
-    "student, status", [("memory", "memory limit"), ("processes", "process limit"), ("disk", "disk limit")]
+    "student, status",
+    [("memory", "memory limit"), ("processes", "process limit"), ("disk", "disk limit")],
 )
 def test_limits_are_recorded(graded, student, status):
     """3 GiB of memory, 100 processes, 200 MiB written: each stops at its limit."""
@@ -566,7 +595,9 @@ def test_nothing_outside_the_course_changes(graded):
 
 
 # --- collecting ---------------------------------------------------------------------------------
-def test_collection_layouts_that_are_refused(grading_tools, grading_course, grading_sample, tmp_path):
+def test_collection_layouts_that_are_refused(
+    grading_tools, grading_course, grading_sample, tmp_path
+):
     grade = grading_tools["grade"]
     lessons = list(grade.lessons_of(grading_course))
     lesson = grading_sample[0]
@@ -576,11 +607,20 @@ def test_collection_layouts_that_are_refused(grading_tools, grading_course, grad
         grade.plan(tmp_path / "nowhere", lessons)
     cases = {
         "empty": (lambda f: None, "is empty"),
-        "nested": (lambda f: (f / "submitted" / "ada" / lesson).mkdir(parents=True), "pass that folder"),
+        "nested": (
+            lambda f: (f / "submitted" / "ada" / lesson).mkdir(parents=True),
+            "pass that folder",
+        ),
         "underscore": (lambda f: (f / "_ada" / lesson).mkdir(parents=True), "would be skipped"),
         "dot": (lambda f: (f / ".ada" / lesson).mkdir(parents=True), "would be skipped"),
         "stray file": (lambda f: (f / "grades.zip").write_text("x"), "not a student folder"),
-        "no lesson level": (lambda f: (f / "ada" / "notebook.ipynb").parent.mkdir() or (f / "ada" / "notebook.ipynb").write_text("{}"), "not a lesson"),
+        "no lesson level": (
+            lambda f: (
+                (f / "ada" / "notebook.ipynb").parent.mkdir()
+                or (f / "ada" / "notebook.ipynb").write_text("{}")
+            ),
+            "not a lesson",
+        ),
     }
     for name, (make, message) in cases.items():
         folder = tmp_path / name.replace(" ", "-")
@@ -588,4 +628,4 @@ def test_collection_layouts_that_are_refused(grading_tools, grading_course, grad
         make(folder)
         with pytest.raises(grade.LayoutError, match=message) as refused:
             grade.plan(folder, lessons)
-        assert f"<student>/<lesson>/<lesson>.ipynb" in str(refused.value), name
+        assert "<student>/<lesson>/<lesson>.ipynb" in str(refused.value), name

@@ -232,7 +232,9 @@ def tampering(sources: list[str]) -> list[str]:
                 module = node.module or ""
                 if module.startswith("checks.") or module == "builtins":
                     what = f"imports from {module}"
-                elif any(alias.asname == "checks" or alias.name == "checks" for alias in node.names):
+                elif any(
+                    alias.asname == "checks" or alias.name == "checks" for alias in node.names
+                ):
                     what = "imports something as `checks`"
             elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
                 if node.func.id in ("setattr", "delattr") and node.args:
@@ -396,8 +398,12 @@ class Session:
         except sandbox.SandboxError as problem:
             self._died(None, problem)
             if problem.kind in ("time", "total time"):
-                raise TimeoutError(f"your function ran longer than {self.limits.call:g} s") from None
-            raise RuntimeError(f"the Python process running your function stopped ({problem})") from None
+                raise TimeoutError(
+                    f"your function ran longer than {self.limits.call:g} s"
+                ) from None
+            raise RuntimeError(
+                f"the Python process running your function stopped ({problem})"
+            ) from None
         self._event(None, answer)
         if answer.get("error"):
             raise _exception(answer["error"])
@@ -554,9 +560,7 @@ def graded_notebook(release, outcome: Outcome, written: dict[str, str]):
             cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text + "\n")]
             if verdict.score < verdict.points:
                 cell.outputs.append(
-                    nbformat.v4.new_output(
-                        "error", ename="NotYet", evalue=text, traceback=[text]
-                    )
+                    nbformat.v4.new_output("error", ename="NotYet", evalue=text, traceback=[text])
                 )
     summary = f"**Graded in the sandbox:** {outcome.describe()}"
     graded.cells.insert(0, nbformat.v4.new_markdown_cell(summary))
@@ -639,6 +643,10 @@ else:
             written = {}
             if outcome.status not in (MISSING, NOT_A_NOTEBOOK):
                 raw = handed_in[f"{name}.ipynb"].decode("utf-8")
-                code = [c.source for c in nbformat.reads(raw, as_version=4).cells if c.cell_type == "code"]
+                code = [
+                    c.source
+                    for c in nbformat.reads(raw, as_version=4).cells
+                    if c.cell_type == "code"
+                ]
                 written = function_sources(code)
             return graded_notebook(release_nb, outcome, written), resources

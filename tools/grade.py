@@ -168,7 +168,12 @@ def _run(command: list[str], env: dict, cwd: Path, limit: float, log: Path) -> i
     """Run a command in its own process group, output into `log`; kill it after `limit` s."""
     with log.open("w", encoding="utf-8") as output:
         process = subprocess.Popen(
-            command, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            cwd=cwd,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         try:
             return process.wait(timeout=limit)
@@ -185,7 +190,11 @@ def autograde_lesson(course_dir: Path, lesson: str, students: list[str], run: st
         p.name for p in submitted.iterdir() if p.name not in students and (p / lesson).exists()
     )
     command, env = course.nbgrader_command(
-        "autograde", lesson, "--force", "--student=*", f"--CourseDirectory.student_id_exclude={','.join(others)}"
+        "autograde",
+        lesson,
+        "--force",
+        "--student=*",
+        f"--CourseDirectory.student_id_exclude={','.join(others)}",
     )
     env["GRADING_RUN"] = run
     env.pop("CHECKS_STRICT", None)  # the grader's checks print their verdicts, never raise
@@ -223,11 +232,19 @@ def scores_of(course_dir: Path, student: str, lesson: str, checks) -> dict[str, 
 def write_gradebook(course_dir: Path, lessons: dict) -> tuple[Path, Path]:
     """gradebook.csv and hints.csv for every student graded in the course, any run."""
     students = sorted(
-        {p.stem for lesson in lessons for p in autograde.status_folder(course_dir, lesson).glob("*.json")}
+        {
+            p.stem
+            for lesson in lessons
+            for p in autograde.status_folder(course_dir, lesson).glob("*.json")
+        }
     )
     columns = ["student"]
     for lesson, checks in lessons.items():
-        columns += [f"{lesson} status", f"{lesson} log", *(f"{lesson}/{c.grade_id}" for c in checks)]
+        columns += [
+            f"{lesson} status",
+            f"{lesson} log",
+            *(f"{lesson}/{c.grade_id}" for c in checks),
+        ]
     columns.append(TOTAL)
     rows, hints = [], []
     for student in students:
@@ -250,7 +267,9 @@ def write_gradebook(course_dir: Path, lessons: dict) -> tuple[Path, Path]:
                 row[f"{lesson}/{check.grade_id}"] = f"{score:g}"
                 if status:
                     hint = said.get(check.grade_id, "")[:HINT_LENGTH]
-                    hints.append([student, lesson, check.grade_id, f"{score:g}", f"{check.points:g}", hint])
+                    hints.append(
+                        [student, lesson, check.grade_id, f"{score:g}", f"{check.points:g}", hint]
+                    )
         row[TOTAL] = f"{total:g}"
         rows.append(row)
     book, hint_file = course_dir / "gradebook.csv", course_dir / "hints.csv"
@@ -292,11 +311,17 @@ def grade_class(submissions: Path, course_dir: Path, say=print) -> tuple[dict, P
             if problem is None:
                 gradable.append(student)
                 continue
-            outcome = autograde.Outcome(status=problem, notes=[f"graded without {x}" for x in left_out])
+            outcome = autograde.Outcome(
+                status=problem, notes=[f"graded without {x}" for x in left_out]
+            )
             if problem == autograde.MISSING:
                 others = sorted(n for n in files if n.endswith(".ipynb"))
-                outcome.detail = f"{lesson}.ipynb" + (f" (found {', '.join(others)})" if others else "")
-            results.setdefault(student, {})[lesson] = _record(course_dir, lesson, student, outcome, run)
+                outcome.detail = f"{lesson}.ipynb" + (
+                    f" (found {', '.join(others)})" if others else ""
+                )
+            results.setdefault(student, {})[lesson] = _record(
+                course_dir, lesson, student, outcome, run
+            )
         if not gradable:
             continue
         start = time.perf_counter()
@@ -309,7 +334,11 @@ def grade_class(submissions: Path, course_dir: Path, say=print) -> tuple[dict, P
                 status = _record(course_dir, lesson, student, outcome, run)
             else:
                 left_out = collected[(student, lesson)][1]
-                notes = [f"graded without {x}" for x in left_out if f"graded without {x}" not in status["notes"]]
+                notes = [
+                    f"graded without {x}"
+                    for x in left_out
+                    if f"graded without {x}" not in status["notes"]
+                ]
                 if notes:
                     status["notes"] += notes
                     status["describe"] = "; ".join([status["describe"], *notes])

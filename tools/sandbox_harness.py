@@ -151,7 +151,9 @@ class Worker:
                 source = textwrap.dedent(inspect.getsource(value))
             except (OSError, TypeError):
                 source = None
-        self.send({"op": "described", "defined": found, "callable": callable(value), "source": source})
+        self.send(
+            {"op": "described", "defined": found, "callable": callable(value), "source": source}
+        )
 
     def call(self, request: dict) -> None:
         values = request.get("values", {})

@@ -629,3 +629,45 @@ def test_collection_layouts_that_are_refused(
         with pytest.raises(grade.LayoutError, match=message) as refused:
             grade.plan(folder, lessons)
         assert "<student>/<lesson>/<lesson>.ipynb" in str(refused.value), name
+
+
+# --- what crosses the boundary ------------------------------------------------------------------
+def _frames(message: bytes):
+    """read_frame() over the frames of one packed message."""
+    import struct
+
+    position = 0
+
+    def read_frame() -> bytes:
+        nonlocal position
+        (length,) = struct.unpack(">I", message[position : position + 4])
+        position += 4 + length
+        return message[position - length : position]
+
+    return read_frame
+
+
+def test_the_wire_carries_data_only(grading_tools):
+    """Arrays, numbers, dtypes and containers cross; pickles and lying headers do not."""
+    import io
+    import struct
+
+    import numpy as np
+    import wire
+
+    values = {"result": (np.arange(3.0), np.float64, np.dtype("uint8"), [2**70, "x", None])}
+    back = wire.unpack_frames(_frames(wire.pack({"op": "called"}, values)))["values"]["result"]
+    assert np.array_equal(back[0], np.arange(3.0)) and back[1:3] == (np.float64, np.uint8)
+    assert back[3] == [2**70, "x", None]
+    with pytest.raises(wire.WireError):
+        wire.pack({}, {"result": object()})
+    pickled = io.BytesIO()
+    np.save(pickled, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    lying = io.BytesIO()
+    np.save(lying, np.zeros(2))
+    lying = lying.getvalue().replace(b"(2,)", b"(9,)")
+    for frame in (pickled.getvalue(), lying):
+        header = json.dumps({"op": "called", "arrays": 1}).encode()
+        message = b"".join(struct.pack(">I", len(f)) + f for f in (header, frame))
+        with pytest.raises(wire.WireError):
+            wire.unpack_frames(_frames(message))

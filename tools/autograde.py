@@ -49,6 +49,8 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 CHECK_CELL = re.compile(r"^\s*checks\.(\w+)\(\s*(\w+)\s*\)", re.MULTILINE)
 #: The most a handed-in folder may hold (files beyond it are left out, and the status says so).
 MAX_FILES, MAX_BYTES = 200, 50 * 2**20
+#: How deep folders in a handed-in folder are read.
+MAX_DEPTH = 10
 #: How often a worker that died or hung is started again (skipping the cell that stopped it).
 RESTARTS = 3
 
@@ -144,6 +146,9 @@ def read_folder(path: Path) -> tuple[dict[str, bytes], list[str]]:
             relative = f"{prefix}{name}"
             info = os.stat(name, dir_fd=folder_fd, follow_symlinks=False)
             if stat.S_ISDIR(info.st_mode):
+                if relative.count("/") >= MAX_DEPTH:
+                    left_out.append(f"{relative}/ (more than {MAX_DEPTH} folders deep)")
+                    continue
                 try:
                     child = os.open(name, flags | os.O_DIRECTORY, dir_fd=folder_fd)
                 except OSError:

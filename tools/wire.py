@@ -19,8 +19,9 @@ import numpy as np
 
 #: The largest frame either side accepts (a bigger one means a broken or hostile peer).
 MAX_FRAME = 64 * 2**20
-#: The most arrays one message may carry.
+#: The most arrays one message may carry, and the most bytes all its frames may hold.
 MAX_ARRAYS = 256
+MAX_MESSAGE = 256 * 2**20
 #: How deeply containers may nest.
 MAX_DEPTH = 20
 
@@ -120,10 +121,40 @@ def pack(header: dict, values: dict | None = None) -> bytes:
     return b"".join(struct.pack(">I", len(f)) + f for f in frames)
 
 
+def _load_array(frame: bytes) -> np.ndarray:
+    """A plain array from .npy bytes whose header agrees with the bytes that follow it."""
+    buffer = io.BytesIO(frame)
+    try:
+        version = np.lib.format.read_magic(buffer)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(buffer)
+        else:
+            shape, _, dtype = np.lib.format.read_array_header_2_0(buffer)
+    except (ValueError, OSError, EOFError) as error:
+        raise WireError(f"an array that is not a plain .npy ({error})") from None
+    if dtype.hasobject or len(frame) - buffer.tell() != math.prod(shape) * dtype.itemsize:
+        raise WireError("an array whose header does not match its data")
+    buffer.seek(0)
+    try:
+        return np.load(buffer, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise WireError(f"an array that is not a plain .npy ({error})") from None
+
+
 def unpack_frames(read_frame) -> dict:
     """Read one message with `read_frame()` (which returns the bytes of the next frame)."""
+    total = 0
+
+    def frame() -> bytes:
+        nonlocal total
+        data = read_frame()
+        total += len(data)
+        if total > MAX_MESSAGE:
+            raise WireError(f"a message of more than {MAX_MESSAGE} bytes")
+        return data
+
     try:
-        body = json.loads(read_frame())
+        body = json.loads(frame())
     except (ValueError, UnicodeDecodeError) as error:
         raise WireError(f"the header is not JSON ({error})") from None
     if not isinstance(body, dict):
@@ -133,10 +164,7 @@ def unpack_frames(read_frame) -> dict:
         raise WireError("malformed array count")
     arrays = []
     for _ in range(count):
-        try:
-            array = np.load(io.BytesIO(read_frame()), allow_pickle=False)
-        except (ValueError, OSError, EOFError) as error:
-            raise WireError(f"an array that is not a plain .npy ({error})") from None
+        array = _load_array(frame())
         if not isinstance(array, np.ndarray) or array.dtype.hasobject:
             raise WireError("an array that is not plain data")
         arrays.append(array)

@@ -14,7 +14,8 @@
     nox -s lint     ruff on the module, tests, wiring and notebooks
     nox -s bench    lesson 4's speed, load and memory figures (-- --torch: with PyTorch)
     nox -s course   the lessons as an nbgrader course (source and release) in build/course
-    nox -s grade    autograde build/course/submitted (or the folder after --): gradebook.csv
+    nox -s grade    autograde build/course/submitted (or the folder after --) in the
+                    sandbox (needs bubblewrap): gradebook.csv, hints.csv, a log per student
 
 Set MNIST_MIRRORS to a folder holding the four MNIST .gz files to work
 offline; it is passed through to the notebooks.
@@ -191,6 +192,6 @@ def course(session: nox.Session) -> None:
 
 @nox.session
 def grade(session: nox.Session) -> None:
-    """Autograde the submissions of build/course (a folder after -- replaces submitted/)."""
+    """Autograde a class in the sandbox (a folder after --: <student>/<lesson>/<lesson>.ipynb)."""
     session.install("-r", "requirements.txt", *GRADING_TOOLS)
     session.run("python", "tools/grade.py", "--course", "build/course", *session.posargs)

@@ -161,19 +161,87 @@ def folder_server():
 
 
 # --- test_grading.py: an nbgrader course built from the lessons -----------------------------
+#: A lesson made for the grading tests: two checked exercises, no data to load, so a class of
+#: submissions is graded in about a second each.
+GRADING_SAMPLE = """\
+---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+    format_version: 0.13
+kernelspec:
+  name: python3
+  display_name: Python 3 (ipykernel)
+  language: python
+---
+
+# A lesson made for the grading tests
+
+```{code-cell} ipython3
+import numpy as np
+```
+
+```{code-cell} ipython3
+import checks
+```
+
+```{code-cell} ipython3
+:tags: [solution]
+
+def scale_symmetric(images):
+    \"\"\"Map uint8 pixels linearly from [0, 255] to float64 values in [-1, 1].\"\"\"
+    ### BEGIN SOLUTION
+    return images / 127.5 - 1
+    ### END SOLUTION
+```
+
+```{code-cell} ipython3
+checks.scale_symmetric(scale_symmetric)
+```
+
+```{code-cell} ipython3
+:tags: [solution]
+
+def bytes_needed(shape, dtype):
+    \"\"\"The number of bytes an array of this shape and data type takes.\"\"\"
+    ### BEGIN SOLUTION
+    return int(np.prod(shape, dtype=object)) * np.dtype(dtype).itemsize
+    ### END SOLUTION
+```
+
+```{code-cell} ipython3
+checks.bytes_needed(bytes_needed)
+```
+"""
+GRADING_SAMPLE_NAME = "00-grading-sample"
+
+
 @pytest.fixture(scope="session")
 def grading_tools():
-    """The grading scripts (tools/course.py, grade.py, sandbox.py), imported; needs nbgrader."""
+    """The grading scripts (tools/course.py, grade.py, sandbox.py, autograde.py); needs nbgrader."""
     pytest.importorskip("nbgrader", reason="nbgrader is installed by `nox -s tests`")
-    return {name: importlib.import_module(name) for name in ("course", "grade", "sandbox")}
+    names = ("course", "grade", "sandbox", "autograde")
+    return {name: importlib.import_module(name) for name in names}
 
 
 @pytest.fixture(scope="session")
 def grading_course(grading_tools, tmp_path_factory):
-    """A course folder with every lesson as a source assignment, released by nbgrader.
+    """A course folder with every lesson, and the grading tests' own lesson, released by nbgrader.
 
-    Cells may run 6 s each while grading, so an endless loop ends quickly.
+    Cells may run 3 s each while grading, so an endless loop ends quickly. One nbgrader run
+    writes every lesson.
     """
+    lessons = tmp_path_factory.mktemp("sample-lesson")
+    sample = lessons / f"{GRADING_SAMPLE_NAME}.md"
+    sample.write_text(GRADING_SAMPLE, encoding="utf-8")
     folder = tmp_path_factory.mktemp("course") / "course"
-    grading_tools["course"].build(folder, timeout=6)
+    every = [*student_edition.lessons(), sample]
+    grading_tools["course"].build(folder, timeout=3, lessons=every)
     return folder
+
+
+@pytest.fixture(scope="session")
+def grading_sample():
+    """The name and MyST text of the grading tests' own lesson."""
+    return GRADING_SAMPLE_NAME, GRADING_SAMPLE

@@ -48,24 +48,41 @@ DEFAULT_OUT = ROOT / "build" / "course"
 POINTS = 1
 #: Seconds a single cell may run while grading before nbgrader interrupts it.
 CELL_TIMEOUT = 120  # the longest cell of lesson 4 takes ~10 s on an idle machine
+#: Seconds a whole submission may take while grading.
+TOTAL_TIMEOUT = 900
 CHECK_CALL = student_edition.CHECK_CALL
 FUNCTION = re.compile(r"^\s*def\s+(\w+)", re.MULTILINE)
 SCHEMA_VERSION = 3
 
 CONFIG = """\
 # nbgrader settings of the course, written by tools/course.py.
+import sys
+
 c = get_config()  # noqa: F821
 c.CourseDirectory.course_id = "mnist-from-scratch"
 # The student edition's placeholders (tools/student_edition.py).
 c.ClearSolutions.code_stub = {{"python": {code_stub!r}}}
 c.ClearSolutions.text_stub = {text_stub!r}
-# Grading: a cell that runs longer is interrupted, and the rest of the notebook runs.
-c.Execute.timeout = {timeout}
-c.Execute.interrupt_on_timeout = True
-# Check cells that a student deleted are put back, and edited ones are restored.
-c.OverwriteCells.add_missing_cells = True
-# Kernels talk over Unix sockets, so they need no network at all (see tools/grade.py).
-c.KernelManager.transport = "ipc"
+# Grading (nbgrader autograde, the formgrader's Autograde button, tools/grade.py): the
+# submission's code runs in a sandboxed worker and the checks run in nbgrader's own process
+# (tools/autograde.py). This replaces nbgrader's sanitizing steps and its Execute step; no
+# Jupyter kernel is started. SaveAutoGrades then records the checks' verdicts.
+sys.path.insert(0, {tools!r})
+c.Autograde.sanitize_preprocessors = ["autograde.SandboxedGrading"]
+c.Autograde.autograde_preprocessors = [
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+# Limits per submission: a cell, a call of a student's function by a check, the whole
+# submission (seconds); address space, processes, bytes written.
+c.SandboxedGrading.cell_timeout = {timeout}
+c.SandboxedGrading.call_timeout = 30
+c.SandboxedGrading.total_timeout = {total}
+c.SandboxedGrading.memory = 2 * 2**30
+c.SandboxedGrading.processes = 64
+c.SandboxedGrading.disk = 100 * 2**20
 """
 
 
@@ -133,7 +150,7 @@ def checks_of(nb) -> list[tuple[str, int]]:
     ]
 
 
-def write_config(out: Path, timeout: int = CELL_TIMEOUT) -> Path:
+def write_config(out: Path, timeout: int = CELL_TIMEOUT, total: int = TOTAL_TIMEOUT) -> Path:
     """Write the course's nbgrader_config.py."""
     config = out / "nbgrader_config.py"
     config.write_text(
@@ -141,6 +158,8 @@ def write_config(out: Path, timeout: int = CELL_TIMEOUT) -> Path:
             code_stub=student_edition.PLACEHOLDER,
             text_stub=student_edition.ANSWER_PLACEHOLDER,
             timeout=int(timeout),
+            total=int(total),
+            tools=str(Path(__file__).resolve().parent),
         ),
         encoding="utf-8",
     )
@@ -161,10 +180,16 @@ def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=course, text=True, capture_output=True, env=env)
 
 
-def build(out: Path = DEFAULT_OUT, timeout: int = CELL_TIMEOUT) -> list[str]:
-    """Write the course into `out` and generate the student versions; return the lessons."""
+def build(
+    out: Path = DEFAULT_OUT, timeout: int = CELL_TIMEOUT, lessons: list[Path] | None = None
+) -> list[str]:
+    """Write the course into `out` and generate the student versions; return the lessons.
+
+    `lessons` (MyST files) defaults to the project's lessons; their support files always
+    come from notebooks/.
+    """
     out = Path(out).resolve()
-    sources = student_edition.lessons()
+    sources = student_edition.lessons() if lessons is None else [Path(p) for p in lessons]
     if not sources:
         raise FileNotFoundError(f"no lessons (NN-*.md) in {student_edition.NOTEBOOKS}")
     converted = [(md.stem, source_notebook(jupytext.read(md), md.name)) for md in sources]

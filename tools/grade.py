@@ -1,99 +1,156 @@
-"""Grade a class: nbgrader's autograder on every submission, then a gradebook.
+"""Grade a class: collect the submissions, autograde them in the sandbox, write a gradebook.
 
-    python tools/grade.py [SUBMISSIONS] [--course build/course] [--timeout 60]
+    python tools/grade.py [SUBMISSIONS] [--course build/course] [--timeout 120]
 
-SUBMISSIONS is a folder in nbgrader's layout, ``<student>/<lesson>/<lesson>.ipynb``
-(default: the course's own ``submitted/``); another folder is first copied into the
-course's ``submitted/``. The course comes from ``tools/course.py``.
+SUBMISSIONS is a folder in this one layout (default: the course's own ``submitted/``)::
 
-Each submission is graded on its own by ``nbgrader autograde <lesson> --student <id>``,
-in a process with a time limit, so that no submission can stop the others. Every cell
-has ``--timeout`` seconds. The kernel runs inside bubblewrap when it is installed (see
-``tools/sandbox.py``); otherwise grading says once that it is unsandboxed.
+    SUBMISSIONS/<student>/<lesson>/<lesson>.ipynb     and any other files handed in
 
-Writes, in the course folder:
+``<student>`` starts with a letter or digit (nbgrader skips names starting with ``.`` or
+``_``); ``<lesson>`` is a lesson of the course (``02-preprocess-the-data``, ...). Any other
+layout (a nested ``submitted/``, an empty folder, a stray file, a skipped name) is refused
+with a message that says what was expected.
 
-- ``gradebook.csv``: one row per student; per lesson the state of the submission
-  (``graded``, ``missing``, ``not a notebook``, ``kernel died``, ...) and one column of
-  points per exercise check, then the total;
-- ``hints.csv``: one row per student and check, with the points and what the check
-  printed (``Right! ...``, ``Not yet: <hint>``, or the error that stopped it).
+1. **Collect**: each ``<student>/<lesson>/`` is read as data (regular files only, no link
+   followed; links, devices and pipes are left out and named in the status) and copied into
+   the course's ``submitted/<student>/<lesson>/``, replacing only that student's earlier copy
+   of that lesson. Other students and lessons stay as they are.
+2. **Autograde**: ``nbgrader autograde <lesson>`` for the students of this run. The course's
+   nbgrader_config.py (``tools/course.py``) makes nbgrader grade with
+   ``tools/autograde.py``: the student's code in the sandbox, the checks in nbgrader's own
+   process; nbgrader records the points in ``gradebook.db``.
+3. **Gradebook**: ``gradebook.csv`` (one row per student ever graded in the course: per
+   lesson the status, the log file, the points of each check; then the total) and
+   ``hints.csv`` (what each check said). Logs are in ``grading/<lesson>/``: one per student
+   and one per nbgrader run.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import course  # noqa: E402  (sibling scripts, not a package)
+import autograde  # noqa: E402  (sibling scripts, not a package)
+import course  # noqa: E402
 import sandbox  # noqa: E402
 
 sys.path.insert(0, str(course.student_edition.NOTEBOOKS))
 import mnist_lib  # noqa: E402
 
-UNSANDBOXED = (
-    "Grading without a sandbox: bubblewrap (bwrap) is not installed, so each submission "
-    "runs with your permissions (apt-get install bubblewrap to confine it)."
-)
-GRADED = "graded"
 NOT_SUBMITTED = "not submitted"
+FAILED = "autograde failed"
 HINT_LENGTH = 300
 TOTAL = "total"
-TIMEOUT_ERRORS = ("CellTimeoutError", "KeyboardInterrupt")
+STUDENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}")
+COURSE_FOLDERS = ("submitted", "autograded", "feedback", "release", "source", "grading")
+LAYOUT = "<student>/<lesson>/<lesson>.ipynb"
 
 
-@dataclass
-class Result:
-    """What happened to one submission of one lesson."""
-
-    status: str
-    notes: list[str] = field(default_factory=list)
-    log: str = ""
-    seconds: float = 0.0
-
-    def describe(self) -> str:
-        return "; ".join([self.status, *self.notes])
+class LayoutError(ValueError):
+    """A submissions folder that is not in the one documented layout."""
 
 
-def lessons_of(course_dir: Path) -> dict[str, list[tuple[str, int]]]:
-    """Each lesson of the course with its checks: {lesson: [(grade id, points), ...]}."""
+def lessons_of(course_dir: Path) -> dict[str, list[autograde.Check]]:
+    """Each lesson of the course with its checks, from nbgrader's release."""
     found = {}
-    for folder in sorted((course_dir / "source").glob("*/")):
+    for folder in sorted((course_dir / "release").glob("*/")):
         notebook = folder / f"{folder.name}.ipynb"
         if notebook.is_file():
-            found[folder.name] = course.checks_of(nbformat.read(notebook, as_version=4))
+            found[folder.name] = autograde.course_checks(nbformat.read(notebook, as_version=4))
     if not found:
         raise FileNotFoundError(f"no course in {course_dir}: run `nox -s course` first")
     return found
 
 
-def inspect(folder: Path, lesson: str) -> str | None:
-    """Why the submission in `folder` cannot be graded, or None if it can."""
-    notebook = folder / f"{lesson}.ipynb"
-    if not notebook.is_file():
-        others = sorted(p.name for p in folder.glob("*.ipynb"))
-        return f"missing {notebook.name}" + (f" (found {', '.join(others)})" if others else "")
-    try:
-        nbformat.validate(nbformat.read(notebook, as_version=4))
-    except Exception as error:  # not JSON, not a notebook, an invalid one
-        return f"not a notebook ({type(error).__name__}: {str(error)[:120]})"
-    return None
+def _layout_error(submissions: Path, problem: str, lessons) -> LayoutError:
+    example = f"{submissions}/ada/{lessons[0]}/{lessons[0]}.ipynb"
+    return LayoutError(
+        f"{problem}. Expected {submissions}/{LAYOUT} for every student, e.g. {example} "
+        f"(lessons: {', '.join(lessons)})."
+    )
+
+
+def plan(submissions: Path, lessons: list[str]) -> dict[str, list[str]]:
+    """Check the layout of a submissions folder; return {student: [lesson, ...]}."""
+    if not submissions.is_dir() or submissions.is_symlink():
+        raise FileNotFoundError(f"no submissions folder {submissions}")
+    entries = sorted(submissions.iterdir())
+    if not entries:
+        raise _layout_error(submissions, f"{submissions} is empty", lessons)
+    students: dict[str, list[str]] = {}
+    for entry in entries:
+        name = entry.name
+        if name in COURSE_FOLDERS or name in lessons:
+            raise _layout_error(
+                submissions,
+                f"{entry} is a folder of the course layout, not a student "
+                f"(to grade {entry}, pass that folder instead)",
+                lessons,
+            )
+        if entry.is_symlink() or not entry.is_dir():
+            raise _layout_error(submissions, f"{entry} is not a student folder", lessons)
+        if not STUDENT_NAME.fullmatch(name):
+            raise _layout_error(
+                submissions,
+                f"the student name {name!r} would be skipped or is not a valid id (names start "
+                "with a letter or digit and hold letters, digits and _ . @ + -)",
+                lessons,
+            )
+        handed_in = sorted(p.name for p in entry.iterdir())
+        strays = [n for n in handed_in if n not in lessons]
+        if strays:
+            raise _layout_error(
+                submissions, f"{entry} holds {', '.join(strays)}, which is not a lesson", lessons
+            )
+        if not handed_in:
+            raise _layout_error(submissions, f"{entry} holds no lesson folder", lessons)
+        students[name] = handed_in
+    return students
+
+
+def _replace(folder: Path, files: dict[str, bytes]) -> None:
+    """Make `folder` hold exactly `files` (relative name -> bytes), without following links."""
+    if folder.is_symlink() or folder.is_file():
+        folder.unlink()
+    elif folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    for name, content in files.items():
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+
+
+def collect(submissions: Path, course_dir: Path, lessons: list[str]) -> dict:
+    """Copy the submissions, as data, into the course; return {(student, lesson): notes}."""
+    submissions = Path(os.path.abspath(submissions))
+    students = plan(submissions, lessons)
+    target = course_dir / "submitted"
+    in_place = submissions == Path(os.path.abspath(target))
+    collected = {}
+    for student, handed_in in students.items():
+        for lesson in handed_in:
+            files, left_out = autograde.read_folder(submissions / student / lesson)
+            if not in_place:
+                _replace(target / student / lesson, files)
+            collected[(student, lesson)] = (files, left_out)
+    return collected
 
 
 def warm_cache(course_dir: Path) -> Path:
-    """A verified copy of the MNIST files in the course's `_data`, for the kernels to read."""
+    """A verified copy of the MNIST files in the course's `_data`, for the sandbox to read."""
     cache = course_dir / "_data"
     mirrors = [str(mnist_lib.CACHE_DIR), *mnist_lib.configured_mirrors(), *mnist_lib.PUBLIC_MIRRORS]
     for filename in mnist_lib.DATA_SOURCES.values():
@@ -101,123 +158,60 @@ def warm_cache(course_dir: Path) -> Path:
     return cache
 
 
-def _kernel(course_dir: Path, workdir: Path, scratch: Path, hidden: list[Path]) -> None:
-    """Write the kernelspec that grades the submission in `workdir` (sandboxed if possible)."""
-    cache = course_dir / "_data"
-    student_cache = workdir.parent / "_data"  # where mnist_lib looks: beside the lesson folder
-    student_cache.mkdir(parents=True, exist_ok=True)
-    env = {"CHECKS_STRICT": "1", "LANG": "C.UTF-8", "PATH": os.defpath}
-    if os.environ.get("MNIST_MIRRORS"):
-        env["MNIST_MIRRORS"] = os.environ["MNIST_MIRRORS"]
-    bwrap = sandbox.bubblewrap()
-    if bwrap:
-        env.update(HOME="/tmp", MPLCONFIGDIR="/tmp/matplotlib")
-        workdir.mkdir(parents=True, exist_ok=True)
-        wrapper = sandbox.bwrap_argv(
-            bwrap,
-            hidden=hidden,
-            writable=[workdir, scratch / "runtime"],
-            read_only={cache: student_cache},
-            env=env,
-            workdir=workdir,
-        )
-    else:
-        for source in cache.glob("*.gz"):
-            if not (student_cache / source.name).exists():
-                shutil.copy2(source, student_cache / source.name)
-        env.update(IPYTHONDIR=str(scratch / "ipython"), MPLCONFIGDIR=str(scratch / "mpl"))
-        env["PATH"] = os.environ.get("PATH", os.defpath)
-        wrapper = []
-    sandbox.write_kernelspec(scratch / "jupyter", wrapper, env)
+def _uses_mnist(course_dir: Path, lesson: str) -> bool:
+    """True when the lesson loads MNIST (its cells then read the course's verified cache)."""
+    notebook = course_dir / "release" / lesson / f"{lesson}.ipynb"
+    return "mnist_lib" in notebook.read_text(encoding="utf-8")
 
 
-def _run(command: list[str], env: dict, cwd: Path, limit: float) -> tuple[int | None, str]:
-    """Run a command in a process group of its own; kill the whole group after `limit` s."""
-    with tempfile.TemporaryFile("w+") as log:
+def _run(command: list[str], env: dict, cwd: Path, limit: float, log: Path) -> int | None:
+    """Run a command in its own process group, output into `log`; kill it after `limit` s."""
+    with log.open("w", encoding="utf-8") as output:
         process = subprocess.Popen(
-            command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            cwd=cwd,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         try:
-            code = process.wait(timeout=limit)
+            return process.wait(timeout=limit)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-            code = None
-        log.seek(0)
-        return code, log.read()
+            return None
 
 
-def _status(code: int | None, log: str, notebook: Path, limit: float) -> Result:
-    """Read what happened from nbgrader's exit code, its log and the graded notebook."""
+def autograde_lesson(course_dir: Path, lesson: str, students: list[str], run: str) -> Path:
+    """`nbgrader autograde` for these students of one lesson; return nbgrader's log."""
+    submitted = course_dir / "submitted"
+    others = sorted(
+        p.name for p in submitted.iterdir() if p.name not in students and (p / lesson).exists()
+    )
+    command, env = course.nbgrader_command(
+        "autograde",
+        lesson,
+        "--force",
+        "--student=*",
+        f"--CourseDirectory.student_id_exclude={','.join(others)}",
+    )
+    env["GRADING_RUN"] = run
+    env.pop("CHECKS_STRICT", None)  # the grader's checks print their verdicts, never raise
+    log = autograde.status_folder(course_dir, lesson) / f"nbgrader-{run}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    code = _run(command, env, course_dir, 60 + len(students) * course.TOTAL_TIMEOUT, log)
     if code is None:
-        return Result(f"stopped after {limit:.0f} s", log=log)
-    if code != 0 or not notebook.is_file():
-        if "DeadKernelError" in log or "Kernel died" in log:
-            return Result("kernel died", log=log)
-        if "UnresponsiveKernelError" in log or "became unresponsive" in log:
-            return Result("kernel unresponsive", log=log)
-        last = [line for line in log.splitlines() if "ERROR" in line or "Error" in line]
-        return Result("autograde failed", notes=last[-1:], log=log)
-    result = Result(GRADED, log=log)
-    restored = log.count("Missing grade cell") + log.count("has changed!")
-    if restored:
-        result.notes.append(f"{restored} check cell(s) deleted or edited, restored")
-    graded = nbformat.read(notebook, as_version=4)
-    errors = [o for c in graded.cells for o in c.get("outputs", []) if o.output_type == "error"]
-    if any(o.ename in TIMEOUT_ERRORS for o in errors):
-        result.notes.append("a cell ran out of time and was interrupted")
-    return result
+        with log.open("a", encoding="utf-8") as file:
+            file.write("\n[tools/grade.py: nbgrader stopped after its time limit]\n")
+    return log
 
 
-def grade_submission(
-    course_dir: Path, student: str, lesson: str, hidden: list[Path], limit: float
-) -> Result:
-    """Autograde one submission with nbgrader; never raises on a bad submission."""
-    start = time.perf_counter()
-    problem = inspect(course_dir / "submitted" / student / lesson, lesson)
-    if problem:
-        return Result(problem)
-    workdir = course_dir / "autograded" / student / lesson
-    # Short path: Unix socket names (in the runtime folder) must stay under 108 bytes.
-    with tempfile.TemporaryDirectory(prefix="grade-") as scratch_name:
-        scratch = Path(scratch_name)
-        (scratch / "runtime").mkdir()
-        # The kernel's connection file and sockets go into a folder the sandbox shares.
-        connection = scratch / "runtime" / "kernel.json"
-        (scratch / "nbgrader_config.py").write_text(
-            f"c.KernelManager.connection_file = {str(connection)!r}\n", encoding="utf-8"
-        )
-        _kernel(course_dir, workdir, scratch, hidden)
-        command, env = course.nbgrader_command("autograde", lesson, "--student", student, "--force")
-        env.update(JUPYTER_PATH=str(scratch / "jupyter"), JUPYTER_CONFIG_PATH=str(scratch))
-        code, log = _run(command, env, course_dir, limit)
-    result = _status(code, log, workdir / f"{lesson}.ipynb", limit)
-    result.seconds = time.perf_counter() - start
-    return result
-
-
-def _hint(cell) -> str:
-    """What a check cell printed: its verdict line, or the error that stopped it."""
-    texts = [o.get("text", "") for o in cell.get("outputs", []) if o.output_type == "stream"]
-    for line in "".join(texts).splitlines():
-        if line.startswith(("Right!", "Not yet:")):
-            return line[:HINT_LENGTH]
-    for output in cell.get("outputs", []):
-        if output.output_type == "error":
-            return f"{output.ename}: {output.evalue}"[:HINT_LENGTH]
-    return ""
-
-
-def hints_of(notebook: Path) -> dict[str, str]:
-    """The hint of every check cell of a graded notebook, by grade id."""
-    if not notebook.is_file():
-        return {}
-    graded = nbformat.read(notebook, as_version=4)
-    return {
-        cell.metadata["nbgrader"]["grade_id"]: _hint(cell)
-        for cell in graded.cells
-        if cell.metadata.get("nbgrader", {}).get("grade_id") and course.check_name(cell)
-    }
+def _status(course_dir: Path, lesson: str, student: str) -> dict | None:
+    path = autograde.status_folder(course_dir, lesson) / f"{student}.json"
+    if path.is_symlink() or not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def scores_of(course_dir: Path, student: str, lesson: str, checks) -> dict[str, float]:
@@ -226,43 +220,58 @@ def scores_of(course_dir: Path, student: str, lesson: str, checks) -> dict[str, 
 
     with Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}") as gradebook:
         scores = {}
-        for grade_id, _ in checks:
+        for check in checks:
             try:
-                grade = gradebook.find_grade(grade_id, lesson, lesson, student)
-                scores[grade_id] = float(grade.score or 0)
+                grade = gradebook.find_grade(check.grade_id, lesson, lesson, student)
+                scores[check.grade_id] = float(grade.score or 0)
             except MissingEntry:
-                scores[grade_id] = 0.0
+                scores[check.grade_id] = 0.0
         return scores
 
 
-def gradebook_rows(course_dir: Path, results: dict, lessons: dict) -> tuple[list, list]:
-    """The rows of gradebook.csv and of hints.csv, from the results and nbgrader's database."""
-    rows, hints = [], []
-    for student in sorted(results):
-        row = {"student": student}
-        for lesson, checks in lessons.items():
-            result = results[student].get(lesson, Result(NOT_SUBMITTED))
-            row[f"{lesson} status"] = result.describe()
-            graded = result.status == GRADED
-            scores = scores_of(course_dir, student, lesson, checks) if graded else {}
-            found = hints_of(course_dir / "autograded" / student / lesson / f"{lesson}.ipynb")
-            for grade_id, points in checks:
-                score = scores.get(grade_id, 0.0)
-                row[f"{lesson}/{grade_id}"] = f"{score:g}"
-                hint = found.get(grade_id, "") if graded else ""
-                hints.append([student, lesson, grade_id, f"{score:g}", points, hint])
-        row[TOTAL] = f"{sum(float(v) for k, v in row.items() if '/' in k):g}"
-        rows.append(row)
-    return rows, hints
-
-
-def write_gradebook(course_dir: Path, results: dict, lessons: dict) -> tuple[Path, Path]:
-    """Write gradebook.csv and hints.csv into the course folder."""
-    rows, hints = gradebook_rows(course_dir, results, lessons)
+def write_gradebook(course_dir: Path, lessons: dict) -> tuple[Path, Path]:
+    """gradebook.csv and hints.csv for every student graded in the course, any run."""
+    students = sorted(
+        {
+            p.stem
+            for lesson in lessons
+            for p in autograde.status_folder(course_dir, lesson).glob("*.json")
+        }
+    )
     columns = ["student"]
     for lesson, checks in lessons.items():
-        columns += [f"{lesson} status", *(f"{lesson}/{grade_id}" for grade_id, _ in checks)]
+        columns += [
+            f"{lesson} status",
+            f"{lesson} log",
+            *(f"{lesson}/{c.grade_id}" for c in checks),
+        ]
     columns.append(TOTAL)
+    rows, hints = [], []
+    for student in students:
+        row = {"student": student}
+        total = 0.0
+        for lesson, checks in lessons.items():
+            status = _status(course_dir, lesson, student)
+            row[f"{lesson} status"] = status["describe"] if status else NOT_SUBMITTED
+            row[f"{lesson} log"] = status["log"] if status else ""
+            graded = status is not None and status["status"] not in (
+                autograde.MISSING,
+                autograde.NOT_A_NOTEBOOK,
+                FAILED,
+            )
+            scores = scores_of(course_dir, student, lesson, checks) if graded else {}
+            said = {v["grade_id"]: v["text"] for v in (status or {}).get("verdicts", [])}
+            for check in checks:
+                score = scores.get(check.grade_id, 0.0)
+                total += score
+                row[f"{lesson}/{check.grade_id}"] = f"{score:g}"
+                if status:
+                    hint = said.get(check.grade_id, "")[:HINT_LENGTH]
+                    hints.append(
+                        [student, lesson, check.grade_id, f"{score:g}", f"{check.points:g}", hint]
+                    )
+        row[TOTAL] = f"{total:g}"
+        rows.append(row)
     book, hint_file = course_dir / "gradebook.csv", course_dir / "hints.csv"
     with book.open("w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file)
@@ -275,43 +284,83 @@ def write_gradebook(course_dir: Path, results: dict, lessons: dict) -> tuple[Pat
     return book, hint_file
 
 
-def collect(submissions: Path, course_dir: Path) -> list[str]:
-    """Put the submissions into the course's submitted/ folder; return the students."""
-    target = course_dir / "submitted"
-    submissions = submissions.resolve()
-    if not submissions.is_dir():
-        raise FileNotFoundError(f"no submissions folder {submissions}")
-    students = sorted(p.name for p in submissions.iterdir() if p.is_dir() and p.name[0] not in "._")
-    if not students:
-        raise FileNotFoundError(f"no student folders (<student>/<lesson>/) in {submissions}")
-    if submissions != target.resolve():
-        shutil.rmtree(target, ignore_errors=True)
-        shutil.copytree(submissions, target, symlinks=True)
-    return students
+def _record(course_dir, lesson, student, outcome, run) -> dict:
+    os.environ["GRADING_RUN"] = run
+    autograde.write_status(course_dir, lesson, student, outcome)
+    return _status(course_dir, lesson, student)
 
 
-def grade_class(
-    submissions: Path, course_dir: Path, limit: float, hidden: list[Path], say=print
-) -> tuple[dict, Path, Path]:
-    """Grade every submission of every student; write and return the gradebook."""
-    course_dir = course_dir.resolve()
+def grade_class(submissions: Path, course_dir: Path, say=print) -> tuple[dict, Path, Path]:
+    """Collect and grade a class; return {student: {lesson: status record}} and the files."""
+    course_dir = Path(course_dir).resolve()
     lessons = lessons_of(course_dir)
-    students = collect(submissions, course_dir)
     if not sandbox.bubblewrap():
-        say(UNSANDBOXED)
-    warm_cache(course_dir)
-    hidden = [course.ROOT, course_dir, Path.home(), submissions, *hidden]
-    results: dict[str, dict[str, Result]] = {}
-    for student in students:
-        results[student] = {}
-        for lesson in lessons:
-            if not (course_dir / "submitted" / student / lesson).is_dir():
+        raise RuntimeError(sandbox.MISSING)
+    collected = collect(submissions, course_dir, list(lessons))
+    graded_lessons = {lesson for _, lesson in collected}
+    if any(_uses_mnist(course_dir, lesson) for lesson in graded_lessons):
+        warm_cache(course_dir)
+    run = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-{os.getpid()}"
+    results: dict[str, dict[str, dict]] = {}
+    for lesson in lessons:
+        gradable = []
+        for (student, handed), (files, left_out) in sorted(collected.items()):
+            if handed != lesson:
                 continue
-            result = grade_submission(course_dir, student, lesson, hidden, limit)
-            results[student][lesson] = result
-            say(f"{student} {lesson}: {result.describe()} ({result.seconds:.1f} s)")
-    book, hint_file = write_gradebook(course_dir, results, lessons)
+            problem = _unreadable(files.get(f"{lesson}.ipynb"))
+            if problem is None:
+                gradable.append(student)
+                continue
+            outcome = autograde.Outcome(
+                status=problem, notes=[f"graded without {x}" for x in left_out]
+            )
+            if problem == autograde.MISSING:
+                others = sorted(n for n in files if n.endswith(".ipynb"))
+                outcome.detail = f"{lesson}.ipynb" + (
+                    f" (found {', '.join(others)})" if others else ""
+                )
+            results.setdefault(student, {})[lesson] = _record(
+                course_dir, lesson, student, outcome, run
+            )
+        if not gradable:
+            continue
+        start = time.perf_counter()
+        log = autograde_lesson(course_dir, lesson, gradable, run)
+        seconds = time.perf_counter() - start
+        for student in gradable:
+            status = _status(course_dir, lesson, student)
+            if not status or status.get("run") != run:
+                outcome = autograde.Outcome(status=FAILED, detail=f"(see {log})")
+                status = _record(course_dir, lesson, student, outcome, run)
+            else:
+                left_out = collected[(student, lesson)][1]
+                notes = [
+                    f"graded without {x}"
+                    for x in left_out
+                    if f"graded without {x}" not in status["notes"]
+                ]
+                if notes:
+                    status["notes"] += notes
+                    status["describe"] = "; ".join([status["describe"], *notes])
+                    path = autograde.status_folder(course_dir, lesson) / f"{student}.json"
+                    path.write_text(json.dumps(status, indent=1), encoding="utf-8")
+            status["nbgrader_log"] = str(log)
+            results.setdefault(student, {})[lesson] = status
+            say(f"{student} {lesson}: {status['describe']} ({status.get('seconds', 0):.1f} s)")
+        say(f"{lesson}: {len(gradable)} submission(s) in {seconds:.1f} s; nbgrader's log: {log}")
+    book, hint_file = write_gradebook(course_dir, lessons)
     return results, book, hint_file
+
+
+def _unreadable(raw: bytes | None) -> str | None:
+    """Why a handed-in notebook cannot be graded (missing, not a notebook), or None."""
+    if raw is None:
+        return autograde.MISSING
+    try:
+        nbformat.validate(nbformat.reads(raw.decode("utf-8"), as_version=4))
+    except Exception:  # not UTF-8, not JSON, not a notebook, an invalid one
+        return autograde.NOT_A_NOTEBOOK
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -319,16 +368,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("submissions", nargs="?", type=Path, help="default: COURSE/submitted")
     parser.add_argument("--course", type=Path, default=course.DEFAULT_OUT, help="course folder")
     parser.add_argument("--timeout", type=int, help="seconds per cell (default: the course's)")
-    parser.add_argument(
-        "--limit", type=float, default=900, help="seconds per submission (default: 900)"
-    )
     args = parser.parse_args(argv)
     if args.timeout:
         course.write_config(args.course.resolve(), args.timeout)
     submissions = args.submissions or args.course / "submitted"
     try:
-        _, book, hint_file = grade_class(submissions, args.course, args.limit, hidden=[])
-    except (FileNotFoundError, mnist_lib.MNISTError) as error:
+        _, book, hint_file = grade_class(submissions, args.course)
+    except (FileNotFoundError, LayoutError, RuntimeError, mnist_lib.MNISTError) as error:
         print(f"grade: {error}", file=sys.stderr)
         return 1
     print(f"wrote {book} and {hint_file}")

@@ -429,6 +429,9 @@ def test_release_is_the_student_edition(grading_tools, grading_course):
         assert not any(c.get("outputs") for c in released.cells)
         for name in student_edition.SUPPORT_FILES:
             _assert_same_files(release.parent / name, ROOT / "notebooks" / name)
+        # Hints on request, never the solutions: the release lists its exercises only.
+        assert (release.parent / "checks" / student_edition.EXERCISES_FILE).is_file()
+        assert not (release.parent / "checks" / student_edition.ANSWERS_FILE).exists()
 
 
 def _assert_same_files(copy_: Path, original: Path) -> None:

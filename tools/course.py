@@ -193,6 +193,8 @@ def build(
     if not sources:
         raise FileNotFoundError(f"no lessons (NN-*.md) in {student_edition.NOTEBOOKS}")
     converted = [(md.stem, source_notebook(jupytext.read(md), md.name)) for md in sources]
+    # The list of exercises (for checks.hint), without solutions: nbgrader's release keeps them.
+    exercises = student_edition._all_exercises(student_edition.convert(sources))
     out.mkdir(parents=True, exist_ok=True)
     write_config(out, timeout)
     for stale in ("source", "release"):  # lessons renamed or removed since the last build
@@ -203,6 +205,7 @@ def build(
         nbformat.validate(nb)
         nbformat.write(nb, folder / f"{lesson}.ipynb")
         student_edition.copy_support(folder)
+        student_edition.write_answers(folder / "checks", exercises, solutions=False)
     done = nbgrader(out, "generate_assignment", "*", "--force")
     if done.returncode != 0:
         raise RuntimeError(f"nbgrader generate_assignment failed:\n{done.stderr}")

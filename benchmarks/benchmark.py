@@ -65,6 +65,7 @@ class Bench:
         self.sizes = [lesson.pixels_per_image, lesson.best_hidden_size, lesson.num_labels]
         self.batch_size = lesson.best_batch_size
         self.epochs, self.target = lesson.best_epochs, lesson.target_accuracy
+        self.tolerance = lesson.accuracy_tolerance  # the lesson asserts target +- tolerance
         self.seed = lesson.seed
         self.training_flops_per_epoch = training_flops(self.sizes, len(self.images))
 

@@ -70,3 +70,13 @@ def test_report_names_the_kernel_openblas_would_pick(benchmark, monkeypatch):
     monkeypatch.delenv("OPENBLAS_CORETYPE")
     monkeypatch.delenv("OPENBLAS_L2_SIZE", raising=False)
     assert benchmark.own_kernel().startswith("OpenBLAS's own choice")
+
+
+def test_margin_counts_test_images_to_the_nearer_end_of_the_lesson_range(benchmark):
+    """About 98 % is 97.5-98.5 %: 98.00 % has 50 test images to spare, 98.42 % only 8."""
+    import bench_report  # next to benchmark.py, which put its folder on sys.path
+
+    assert bench_report.margin_images(0.9800, 0.98, 0.005, 10_000) == 50
+    assert bench_report.margin_images(0.9842, 0.98, 0.005, 10_000) == 8
+    assert bench_report.margin_images(0.9755, 0.98, 0.005, 10_000) == 5
+    assert bench_report.margin_images(0.9740, 0.98, 0.005, 10_000) == -10  # outside the range

@@ -14,6 +14,8 @@
     nox -s bench    lesson 4's speed, load and memory figures (-- --torch: with PyTorch)
     nox -s course   the lessons as an nbgrader course (source and release) in build/course
     nox -s grade    autograde build/course/submitted (or the folder after --): gradebook.csv
+    nox -s arm64    the lessons on ARM64 under QEMU in a Debian arm64 root (root needed;
+                    slow, so not part of tests; -- --compare 3 diffs lesson 3's outputs)
 
 Set MNIST_MIRRORS to a folder holding the four MNIST .gz files to work
 offline; it is passed through to the notebooks.
@@ -185,3 +187,17 @@ def grade(session: nox.Session) -> None:
     """Autograde the submissions of build/course (a folder after -- replaces submitted/)."""
     session.install("-r", "requirements.txt", *GRADING_TOOLS)
     session.run("python", "tools/grade.py", "--course", "build/course", *session.posargs)
+
+
+@nox.session
+def arm64(session: nox.Session) -> None:
+    """Run lessons 1-4 under nbval on ARM64 (QEMU user emulation, Debian arm64 root): slow."""
+    if os.geteuid() != 0:
+        session.error(
+            "nox -s arm64 needs root (debootstrap, chroot, mount): run it as root, e.g. "
+            "`sudo nox -s arm64`"
+        )
+    if "--compare" in session.posargs:
+        # The comparison executes the lesson here too, with the same packages as the root.
+        session.install("-r", "requirements.txt", "nbclient>=0.10")
+    session.run("python", "tools/arm64.py", *session.posargs)

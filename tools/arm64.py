@@ -1,6 +1,7 @@
 """Run the lessons on ARM64 (aarch64) under QEMU user emulation: what `nox -s arm64` does.
 
     python tools/arm64.py [--lessons 1 2 3 4] [--compare 3] [--refresh] [--project DIR]
+                          [--blas-kernel NAME]
 
 1. A Debian 12 ("bookworm") arm64 root, made once by ``debootstrap --foreign`` and finished
    by its second stage, which runs arm64 programs through ``qemu-aarch64-static`` (the
@@ -21,6 +22,10 @@ differs between this machine and ARM64. The executed notebooks are kept in
 
 ``--project DIR``: run the lessons of another checkout or export (say ``git archive BRANCH``
 unpacked into a folder) instead of this working tree's.
+
+``--blas-kernel NAME``: set ``OPENBLAS_CORETYPE`` in the root. QEMU's emulated processor
+offers the newest ARM64 features, so OpenBLAS picks a kernel for them by itself; ``armv8`` or
+``neoversen1`` try the kernels of older or common ARM64 machines.
 
 The root and the environment are reused by later runs; ``--refresh`` downloads the wheels
 and rebuilds the environment (delete ``build/arm64`` to rebuild everything).
@@ -61,7 +66,7 @@ QEMU = "/usr/bin/qemu-aarch64-static"
 BINFMT = Path("/proc/sys/fs/binfmt_misc")
 # Paths inside the root.
 VENV = "/opt/venv"
-PROJECT = "/project"
+PROJECTS = "/projects"  # one folder per source (this checkout, or --project), by its name
 MNIST = "/mnist"
 MNIST_FILES = [
     "train-images-idx3-ubyte.gz",
@@ -73,6 +78,8 @@ MNIST_FILES = [
 # learner's editor, not needed to execute a notebook), plus the test runners.
 NOT_FOR_TESTS = ("jupyterlab", "./labconfig")
 TEST_TOOLS = ["pytest>=8", "nbval>=0.11", "nbclient>=0.10"]
+# OpenBLAS settings for the root (--blas-kernel); none by default: OpenBLAS picks its kernel.
+BLAS_SETTINGS: dict[str, str] = {}
 # Left out of the copy of the project: caches, environments, build products, git.
 NOT_COPIED = (".git", ".nox", ".venv", "build", "_data", "__pycache__", ".pytest_cache")
 NOT_COPIED += (".ruff_cache", ".ipynb_checkpoints")
@@ -208,8 +215,10 @@ def build_root() -> float | None:
 def proc_mounted():
     """/proc inside the root while arm64 programs run there (Python and OpenBLAS read it)."""
     target = CHROOT / "proc"
-    if not mounts_under(target):
-        run(["mount", "-t", "proc", "proc", str(target)], "mounting /proc in the root")
+    if mounts_under(target):  # another run in this root mounted it: leave it to that run
+        yield
+        return
+    run(["mount", "-t", "proc", "proc", str(target)], "mounting /proc in the root")
     try:
         yield
     finally:
@@ -223,6 +232,7 @@ def in_root(argv: list[str], cwd: str = "/", env: dict[str, str] | None = None, 
         "HOME": "/root",
         "LANG": "C.UTF-8",
         "PIP_NO_INDEX": "1",
+        **BLAS_SETTINGS,
         **(env or {}),
     }
     variables = [f"{key}={value}" for key, value in environ.items()]
@@ -290,8 +300,13 @@ def build_venv(refresh: bool) -> float | None:
 
 
 # --- the project and the data ----------------------------------------------------------------
+def project_inside() -> str:
+    """Where the lessons' project is copied in the root."""
+    return f"{PROJECTS}/{SOURCE.name}"
+
+
 def copy_project() -> None:
-    target = CHROOT / PROJECT.lstrip("/")
+    target = CHROOT / project_inside().lstrip("/")
     if target.exists():
         shutil.rmtree(target)
     shutil.copytree(SOURCE, target, ignore=shutil.ignore_patterns(*NOT_COPIED), symlinks=True)
@@ -349,7 +364,7 @@ def run_lessons(notebooks: list[str]) -> list[tuple[str, bool, float]]:
         start = time.perf_counter()
         result = in_root(
             ["python", "-m", "pytest", "-p", "no:cacheprovider", notebook],
-            cwd=PROJECT,
+            cwd=project_inside(),
             env={"MNIST_MIRRORS": MNIST},
         )
         seconds = time.perf_counter() - start
@@ -378,26 +393,27 @@ NOTEBOOK_ENV = {
 
 def execute_both(notebook: str) -> tuple[Path, Path, float, float]:
     """Execute one lesson here and in the root; return both outputs and both times."""
-    OUTPUTS.mkdir(parents=True, exist_ok=True)
+    outputs = OUTPUTS / SOURCE.name
+    outputs.mkdir(parents=True, exist_ok=True)
     stem = Path(notebook).stem
-    here = OUTPUTS / f"{stem}.{platform.machine()}.ipynb"
-    there = OUTPUTS / f"{stem}.aarch64.ipynb"
+    here = outputs / f"{stem}.{HERE}.ipynb"
+    there = outputs / f"{stem}.aarch64.ipynb"
     env = {**os.environ, **NOTEBOOK_ENV}
-    log(f"executing {notebook} on this machine ({platform.machine()})")
+    log(f"executing {notebook} on this machine ({HERE})")
     start = time.perf_counter()
     run([sys.executable, "-c", EXECUTE, notebook, str(here)], "executing here", cwd=SOURCE, env=env)
     seconds_here = time.perf_counter() - start
     log(f"executing {notebook} in the arm64 root")
     start = time.perf_counter()
     result = in_root(
-        ["python", "-c", EXECUTE, notebook, f"/tmp/{stem}.ipynb"],
-        cwd=PROJECT,
+        ["python", "-c", EXECUTE, notebook, f"/tmp/{SOURCE.name}-{stem}.ipynb"],
+        cwd=project_inside(),
         env={"MNIST_MIRRORS": MNIST, **NOTEBOOK_ENV},
     )
     seconds_there = time.perf_counter() - start
     if result.returncode != 0:
         raise Arm64Error(f"executing {notebook} in the arm64 root failed (see above)")
-    shutil.copy2(CHROOT / "tmp" / f"{stem}.ipynb", there)
+    shutil.copy2(CHROOT / "tmp" / f"{SOURCE.name}-{stem}.ipynb", there)
     return here, there, seconds_here, seconds_there
 
 
@@ -469,9 +485,16 @@ def main(argv: list[str] | None = None) -> int:
         default=ROOT,
         help="run the lessons of another checkout or export (default: this one)",
     )
+    parser.add_argument(
+        "--blas-kernel",
+        metavar="NAME",
+        help="OPENBLAS_CORETYPE in the root (e.g. armv8, neoversen1): another ARM64 kernel",
+    )
     args = parser.parse_args(argv)
     global SOURCE
     SOURCE = args.project.resolve()
+    if args.blas_kernel:
+        BLAS_SETTINGS["OPENBLAS_CORETYPE"] = args.blas_kernel
     times = []
     try:
         check_prerequisites()
@@ -507,8 +530,9 @@ def main(argv: list[str] | None = None) -> int:
         print("here:", platform_facts(inside=False).replace("\n", "\n      "))
         report = compare(here, there)
         print("\n".join(report))
-        (OUTPUTS / f"{Path(notebook).stem}.diff.txt").write_text("\n".join(report) + "\n")
-        print(f"(kept in {OUTPUTS.relative_to(ROOT)})")
+        outputs = OUTPUTS / SOURCE.name
+        (outputs / f"{Path(notebook).stem}.diff.txt").write_text("\n".join(report) + "\n")
+        print(f"(kept in {outputs.relative_to(ROOT)})")
     return 0 if all(passed for _, passed, _ in results) else 1
 
 

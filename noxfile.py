@@ -191,7 +191,7 @@ def grade(session: nox.Session) -> None:
 
 @nox.session
 def arm64(session: nox.Session) -> None:
-    """Run lessons 1-4 under nbval on ARM64 (QEMU user emulation, Debian arm64 root): slow."""
+    """Run lessons 1-3 under nbval on ARM64 (QEMU user emulation, Debian arm64 root): slow."""
     if os.geteuid() != 0:
         session.error(
             "nox -s arm64 needs root (debootstrap, chroot, mount): run it as root, e.g. "

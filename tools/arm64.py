@@ -1,6 +1,6 @@
 """Run the lessons on ARM64 (aarch64) under QEMU user emulation: what `nox -s arm64` does.
 
-    python tools/arm64.py [--lessons 1 2 3 4] [--compare 3] [--refresh] [--project DIR]
+    python tools/arm64.py [--lessons 1 2 3] [--compare 3] [--refresh] [--project DIR]
                           [--blas-kernel NAME]
 
 1. A Debian 12 ("bookworm") arm64 root, made once by ``debootstrap --foreign`` and finished
@@ -12,7 +12,9 @@
    ``build/arm64/wheels`` and installed inside the root with ``--no-index``.
 3. The project (the working tree, uncommitted changes included) and the four MNIST files
    are copied into the root, and each lesson runs there under pytest + nbval, one pytest
-   per lesson, offline: the data comes from the copy (``MNIST_MIRRORS=/mnist``).
+   per lesson, offline: the data comes from the copy (``MNIST_MIRRORS=/mnist``). Lessons
+   1-3 by default; lesson 4 (``--lessons 4``) trains on all 60,000 images, which takes
+   far longer than an emulated run can afford.
 4. A summary: pass or fail and the wall time of each step and lesson.
 
 ``--compare N``: also execute lesson N on both architectures with nbclient (errors allowed,
@@ -476,7 +478,9 @@ def compare(here: Path, there: Path, names=(HERE, "aarch64")) -> list[str]:
 # --- main -------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--lessons", type=int, nargs="+", default=[1, 2, 3, 4])
+    # Lesson 4 trains on mini-batches of all 60,000 images: far too slow under emulation (see
+    # the README's platform notes), so it runs only when asked for.
+    parser.add_argument("--lessons", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--compare", type=int, nargs="*", default=[], metavar="LESSON")
     parser.add_argument("--refresh", action="store_true", help="new wheels, new environment")
     parser.add_argument(
@@ -500,8 +504,6 @@ def main(argv: list[str] | None = None) -> int:
         check_prerequisites()
         notebooks = lesson_notebooks(args.lessons)
         to_compare = lesson_notebooks(args.compare)
-        if BUILD.exists():
-            unmount_all(BUILD)  # left over from an interrupted run
         seconds = build_root()
         times.append(("build the root", seconds))
         seconds = build_venv(args.refresh)

@@ -480,7 +480,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     # Lesson 4 trains on mini-batches of all 60,000 images: far too slow under emulation (see
     # the README's platform notes), so it runs only when asked for.
-    parser.add_argument("--lessons", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--lessons", type=int, nargs="*", default=[1, 2, 3])
     parser.add_argument("--compare", type=int, nargs="*", default=[], metavar="LESSON")
     parser.add_argument("--refresh", action="store_true", help="new wheels, new environment")
     parser.add_argument(

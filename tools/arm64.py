@@ -517,7 +517,9 @@ def main(argv: list[str] | None = None) -> int:
     except Arm64Error as error:
         print(f"arm64: ERROR: {error}", file=sys.stderr)
         return 2
-    qemu = subprocess.run([QEMU, "--version"], capture_output=True, text=True).stdout
+    qemu = ""
+    if Path(QEMU).is_file():
+        qemu = subprocess.run([QEMU, "--version"], capture_output=True, text=True).stdout
     print("\n=== ARM64 under QEMU user emulation ===")
     print(qemu.splitlines()[0] if qemu else "native aarch64 (no emulation)")
     print(f"Debian {SUITE} arm64 root: {CHROOT.relative_to(ROOT)}; lessons from {SOURCE}")
@@ -535,7 +537,13 @@ def main(argv: list[str] | None = None) -> int:
         outputs = OUTPUTS / SOURCE.name
         (outputs / f"{Path(notebook).stem}.diff.txt").write_text("\n".join(report) + "\n")
         print(f"(kept in {outputs.relative_to(ROOT)})")
-    return 0 if all(passed for _, passed, _ in results) else 1
+    failed = [notebook for notebook, passed, _ in results if not passed]
+    if failed:
+        print(f"\nRESULT: {len(failed)} of {len(results)} lessons FAILED on ARM64: {failed}")
+        return 1
+    if results:
+        print(f"\nRESULT: all {len(results)} lessons passed on ARM64")
+    return 0
 
 
 if __name__ == "__main__":

@@ -5,17 +5,19 @@
                     checked page by page in a headless browser, and every lesson
                     run in JupyterLab in that browser; and (with Node.js installed) the
                     lessons built offline with Jupyter Book 2 (mystmd), numpy-tutorials' toolchain
-    nox -s lab      JupyterLab on the lessons
+    nox -s lab      JupyterLab on the authors' lessons (learners: python tools/learn.py)
     nox -s docs     build the site into build/site, running every lesson
     nox -s serve    serve build/site on http://127.0.0.1:8000
     nox -s sync     bring each .md/.ipynb pair in sync, strip outputs, rewrite the library
-    nox -s student  the student edition (no solutions) into build/student
+    nox -s student  the student edition into build/student (-- --without-solutions: none in it)
     nox -s library  lesson 4's parameters and library cells into notebooks/lesson4_library.py
     nox -s lint     ruff on the module, tests, wiring and notebooks
     nox -s bench    lesson 4's speed, load and memory figures (-- --torch: with PyTorch)
     nox -s course   the lessons as an nbgrader course (source and release) in build/course
     nox -s grade    autograde build/course/submitted (or the folder after --) in the
                     sandbox (needs bubblewrap): gradebook.csv, hints.csv, a log per student
+    nox -s arm64    the lessons on ARM64 under QEMU in a Debian arm64 root (root needed;
+                    slow, so not part of tests; -- --compare 3 diffs lesson 3's outputs)
 
 Set MNIST_MIRRORS to a folder holding the four MNIST .gz files to work
 offline; it is passed through to the notebooks.
@@ -196,3 +198,17 @@ def grade(session: nox.Session) -> None:
     """Autograde a class in the sandbox (a folder after --: <student>/<lesson>/<lesson>.ipynb)."""
     session.install("-r", "requirements.txt", *GRADING_TOOLS)
     session.run("python", "tools/grade.py", "--course", "build/course", *session.posargs)
+
+
+@nox.session
+def arm64(session: nox.Session) -> None:
+    """Run lessons 1-3 under nbval on ARM64 (QEMU user emulation, Debian arm64 root): slow."""
+    if os.geteuid() != 0:
+        session.error(
+            "nox -s arm64 needs root (debootstrap, chroot, mount): run it as root, e.g. "
+            "`sudo nox -s arm64`"
+        )
+    if "--compare" in session.posargs:
+        # The comparison executes the lesson here too, with the same packages as the root.
+        session.install("-r", "requirements.txt", "nbclient>=0.10")
+    session.run("python", "tools/arm64.py", *session.posargs)

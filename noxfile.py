@@ -24,7 +24,6 @@ offline; it is passed through to the notebooks.
 """
 
 import os
-import platform
 import shutil
 import sys
 import time
@@ -37,20 +36,15 @@ nox.options.reuse_existing_virtualenvs = True
 
 ROOT = Path(__file__).resolve().parent
 LESSONS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "notebooks").glob("[0-9][0-9]-*.md"))
-TEST_TOOLS = ["pytest>=8", "nbval>=0.11", "ipykernel>=6.29", "papermill>=2.6"]
+TEST_TOOLS = ["pytest>=8", "pytest-xdist>=3.5", "nbval>=0.11", "ipykernel>=6.29", "papermill>=2.6"]
+# Two test processes on two cores; a file stays in one process (a notebook's cells run in
+# order, the JupyterLab tests share one server).
+PARALLEL = ["-n", "2", "--dist", "loadfile"]
 # Grading a class (tools/course.py, tools/grade.py): never in requirements.txt.
 GRADING_TOOLS = ["nbgrader>=0.9.5", "ipykernel>=6.29"]
 # The browser test drives Debian's chromium; Playwright's own browsers are never installed.
 BROWSER_TEST_TOOLS = ["playwright>=1.44"]
 SITE = "build/site"
-LESSON_4 = "notebooks/04-take-the-next-steps.ipynb"
-# The second configuration: one thread, and on x86-64 another OpenBLAS kernel than the first
-# run's: Sandybridge, or Haswell where the environment already asks for Sandybridge. (Not
-# Haswell when nothing is asked: OpenBLAS picks Haswell itself on AVX2 machines without AVX-512.)
-OTHER_BLAS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-if platform.machine() in ("x86_64", "AMD64"):
-    _FIRST_KERNEL = os.environ.get("OPENBLAS_CORETYPE", "").lower()
-    OTHER_BLAS["OPENBLAS_CORETYPE"] = "Haswell" if _FIRST_KERNEL == "sandybridge" else "Sandybridge"
 BROWSER_SKIPPED = (
     "Browser test skipped: install Debian's chromium (apt-get install chromium) to run it"
 )
@@ -97,12 +91,7 @@ def tests(session: nox.Session) -> None:
             _build_site(session)
     else:
         session.warn(BROWSER_SKIPPED)
-    session.run("pytest", "-rs", *session.posargs, env=env)
-    if not session.posargs:
-        # Lesson 4's float32 figures depend on the BLAS kernel and thread count: run it again
-        # under another configuration, where every assert (and so every claim) must still hold.
-        session.log(f"Lesson 4 again, under another BLAS configuration: {OTHER_BLAS}")
-        session.run("pytest", "-q", LESSON_4, env=OTHER_BLAS)
+    session.run("pytest", "-rs", *PARALLEL, *session.posargs, env=env)
     if not _chromium():
         session.warn(BROWSER_SKIPPED)
 

@@ -342,8 +342,8 @@ def open_in_file_browser(page, *names: str) -> None:
         item.first.dblclick(timeout=OPEN_TIMEOUT)
 
 
-def wait_for_notebook(page, path: str) -> None:
-    """Wait until the current tab is the notebook `path`, with its kernel idle."""
+def wait_for_notebook(page, path: str, idle: bool = True) -> None:
+    """Wait until the current tab is the notebook `path` (and, with `idle`, its kernel idle)."""
     page.wait_for_function(
         "([selector, path]) => (document.querySelector(selector) || {}).title"
         "  ?.includes('Path: ' + path)",
@@ -351,7 +351,8 @@ def wait_for_notebook(page, path: str) -> None:
         timeout=OPEN_TIMEOUT,
     )
     page.wait_for_selector(f"{CURRENT_NOTEBOOK} .jp-Notebook", timeout=OPEN_TIMEOUT)
-    wait_until_idle(page, OPEN_TIMEOUT)
+    if idle:
+        wait_until_idle(page, OPEN_TIMEOUT)
 
 
 def wait_until_idle(page, timeout_ms: int) -> None:
@@ -560,13 +561,7 @@ def check_lesson_links(page, lesson: Path, report: dict, problems: list[str]) ->
         link.scroll_into_view_if_needed()
         link.click()
         try:  # opened as a notebook (its own test checks it opens clean, kernel and all)
-            page.wait_for_function(
-                "([selector, path]) => (document.querySelector(selector) || {}).title"
-                "  ?.includes('Path: ' + path)",
-                arg=[CURRENT_TAB, name],
-                timeout=OPEN_TIMEOUT,
-            )
-            page.wait_for_selector(f"{CURRENT_NOTEBOOK} .jp-Notebook", timeout=OPEN_TIMEOUT)
+            wait_for_notebook(page, name, idle=False)
         except Exception as exc:  # Playwright's TimeoutError, with what it waited for
             problems.append(f"the link to {name} did not open it as a notebook: {exc}")
             continue

@@ -86,12 +86,8 @@ c.SandboxedGrading.disk = 100 * 2**20
 """
 
 
-def check_name(cell) -> str | None:
-    """The name of the check a code cell calls (``checks.<name>(...)``), or None."""
-    if cell.cell_type != "code":
-        return None
-    found = CHECK_CALL.search(cell.source)
-    return found.group(1) if found else None
+#: The name of the check a code cell calls (``checks.<name>(...)``), or None.
+check_name = student_edition.check_name
 
 
 def _grade_id(base: str, taken: set[str]) -> str:
@@ -194,7 +190,7 @@ def build(
         raise FileNotFoundError(f"no lessons (NN-*.md) in {student_edition.NOTEBOOKS}")
     converted = [(md.stem, source_notebook(jupytext.read(md), md.name)) for md in sources]
     # The list of exercises (for checks.hint), without solutions: nbgrader's release keeps them.
-    exercises = student_edition._all_exercises(student_edition.convert(sources))
+    exercises = student_edition.all_exercises(student_edition.convert(sources))
     out.mkdir(parents=True, exist_ok=True)
     write_config(out, timeout)
     for stale in ("source", "release"):  # lessons renamed or removed since the last build

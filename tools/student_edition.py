@@ -162,11 +162,12 @@ def split_solution(source: str, where: str) -> tuple[str, list[str]]:
     return "\n".join(kept), removed
 
 
-def _first_line(cell) -> str:
-    for line in cell.source.splitlines():
-        if line.strip():
-            return line.strip()
-    return ""
+def check_name(cell) -> str | None:
+    """The name of the check a code cell calls (``checks.<name>(...)``), or None."""
+    if cell.cell_type != "code":
+        return None
+    found = CHECK_CALL.search(cell.source)
+    return found.group(1) if found else None
 
 
 def _title(cell) -> str:
@@ -265,7 +266,7 @@ def edition_notebook(nb, name: str = "notebook", solutions: bool = False, fold: 
     requests = {}
     for key, number, indices in _exercises(source.cells, lesson):
         cells = [source.cells[i] for i in indices]
-        checks = [found for cell in cells if (found := _check_name(cell))]
+        checks = [found for cell in cells if (found := check_name(cell))]
         code = [
             _solution_code(c.source)
             for c in cells
@@ -329,13 +330,6 @@ def student_notebook(nb, name: str = "notebook"):
     return edition_notebook(nb, name)[0]
 
 
-def _check_name(cell) -> str | None:
-    if cell.cell_type != "code":
-        return None
-    found = CHECK_CALL.search(cell.source)
-    return found.group(1) if found else None
-
-
 def copy_support(folder: Path, notebooks: Path = NOTEBOOKS) -> None:
     """Copy what the notebooks import (SUPPORT_FILES) from `notebooks` into `folder`."""
     for name in SUPPORT_FILES:
@@ -373,7 +367,7 @@ def convert(sources: list[Path], fold: bool = True) -> list[tuple[Path, object, 
     return [(md, *edition_notebook(jupytext.read(md), md.name, fold=fold)) for md in sources]
 
 
-def _all_exercises(converted) -> dict:
+def all_exercises(converted) -> dict:
     return {key: e for _, _, exercises in converted for key, e in exercises.items()}
 
 
@@ -418,7 +412,7 @@ def build(
         target.write_bytes(_notebook_bytes(student))
         written.append(target)
     copy_support(lesson_dir, notebooks)
-    write_answers(lesson_dir / "checks", _all_exercises(converted), solutions)
+    write_answers(lesson_dir / "checks", all_exercises(converted), solutions)
     if REQUIREMENTS.is_file():
         shutil.copy2(REQUIREMENTS, out / REQUIREMENTS.name)
     if LAB_CONFIG.is_dir():
@@ -509,7 +503,7 @@ def update_workspace(workspace: Path = WORKSPACE, notebooks: Path = NOTEBOOKS) -
         upstream[md.stem] = new
     shutil.rmtree(helpers / "checks", ignore_errors=True)  # no stale check module survives
     copy_support(helpers, notebooks)
-    write_answers(helpers / "checks", _all_exercises(converted), solutions=True)
+    write_answers(helpers / "checks", all_exercises(converted), solutions=True)
     _write_atomically(state_path, (json.dumps(state, indent=1) + "\n").encode("utf-8"))
     return said
 

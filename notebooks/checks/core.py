@@ -233,8 +233,9 @@ def _raises(function, exception, *args, **kwargs) -> bool:
             "your function still raises NotImplementedError. Replace that line with your code."
         ) from None
     except Exception as error:
-        if isinstance(error, NameError) and isinstance(_failure(function, error), Forgotten):
-            raise _failure(function, error) from None
+        failure = _failure(function, error)
+        if isinstance(failure, Forgotten):
+            raise failure from None
         raise NotYet(
             f"your function raised {type(error).__name__} ({error}), but the exercise asks "
             f"for {exception.__name__}."

@@ -49,7 +49,7 @@ BROWSER_SKIPPED = (
     "Browser test skipped: install Debian's chromium (apt-get install chromium) to run it"
 )
 # numpy-tutorials' toolchain, Jupyter Book 2 (mystmd, bundled; it runs on Node.js 18 or newer),
-# pinned: tests/test_mystmd.py builds the lessons with it, offline (docs/mystmd/myst.yml).
+# pinned: tests/test_mystmd.py builds the lessons with it, offline (notebooks/myst.yml), executed.
 MYSTMD_TOOLS = ["jupyter-book==2.1.7"]
 MYSTMD_SKIPPED = "mystmd test skipped: install Node.js (apt-get install nodejs) to run it"
 

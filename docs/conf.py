@@ -51,8 +51,7 @@ html_title = "Deep learning on MNIST from scratch"
 
 extensions = ["myst_nb", "lessons"]
 root_doc = "index"
-# mystmd/: the lessons for Jupyter Book 2 (its build writes copies of them under mystmd/_build).
-exclude_patterns = ["_build", "requirements.txt", "**/.ipynb_checkpoints", "mystmd"]
+exclude_patterns = ["_build", "requirements.txt", "**/.ipynb_checkpoints"]
 templates_path = ["_templates"]
 
 # -- The lessons ----------------------------------------------------------------

@@ -14,7 +14,8 @@ way.  It does three things:
    ``x_train, y_train, x_test, y_test`` as in the NumPy tutorial.
 
 Lesson 4 and its benchmark also use ``use_blas_threads`` and ``adapt_blas_threads``,
-which set the threads of the BLAS library behind NumPy's matrix products.
+which set the threads of the BLAS library behind NumPy's matrix products, and every
+lesson shows its figures with ``show_figure``, which gives each one its alt text.
 
 Trust rests on the SHA-256 of each file's *decompressed* payload, which is
 the same whichever way a mirror compressed the file.
@@ -50,6 +51,7 @@ __all__ = [
     "parse_idx",
     "read_idx",
     "adapt_blas_threads",
+    "show_figure",
     "use_blas_threads",
 ]
 
@@ -379,6 +381,51 @@ def load_mnist(
 def one_hot_encoding(labels: np.ndarray, dimension: int = 10) -> np.ndarray:
     """Encode integer labels as rows of a ``(len(labels), dimension)`` float64 array."""
     return (np.asarray(labels)[:, None] == np.arange(dimension)).astype(np.float64)
+
+
+# --------------------------------------------------------------------------
+# Figures
+# --------------------------------------------------------------------------
+
+
+def show_figure(fig, alt: str) -> None:
+    """Show a Matplotlib figure in the notebook together with its alt text.
+
+    ``alt`` describes the figure for a reader who cannot see it. The figure is shown as
+    ``plt.show()`` would show it, and the alt text travels with the output: as its
+    ``text/plain`` (which Jupyter Book 2's pages use as the image's alt text, and which a
+    terminal shows instead of the image) and as ``alt`` in the image's output metadata
+    (which nbconvert's HTML uses). The figure is then closed, so it is shown once.
+
+    Outside a notebook (a script, a terminal, or no image format at hand) this is
+    ``plt.show()``.
+    """
+    if not isinstance(alt, str) or not alt.strip():
+        raise ValueError(
+            "show_figure needs alt text: a sentence that says what the figure shows, "
+            'for example show_figure(fig, alt="A handwritten 8 on a 28 by 28 grid.")'
+        )
+    import matplotlib.pyplot as plt
+
+    try:
+        from IPython import get_ipython
+    except ImportError:  # plain Python without IPython
+        shell = None
+    else:
+        shell = get_ipython()
+    data, metadata = shell.display_formatter.format(fig) if shell is not None else ({}, {})
+    images = [mime for mime in data if mime.startswith("image/")]
+    if not images:
+        plt.show()
+        return
+    from IPython.display import display
+
+    alt = " ".join(alt.split())
+    data["text/plain"] = alt
+    for mime in images:
+        metadata[mime] = {**metadata.get(mime, {}), "alt": alt}
+    display(data, raw=True, metadata=metadata)
+    plt.close(fig)
 
 
 # --------------------------------------------------------------------------

@@ -1,18 +1,19 @@
 """The lessons in Jupyter Book 2 (mystmd), the toolchain that numpy/numpy-tutorials builds with.
 
-``jupyter-book build --site --strict`` runs on ``docs/mystmd/myst.yml`` (the four lessons) in a
-copy of the project, offline, without executing the lessons. It fails when
+``jupyter-book build --site --execute --strict`` runs on ``notebooks/myst.yml`` (the four
+lessons) in a copy of the project, offline, as numpy-tutorials' CI builds (it executes every
+lesson in a kernel of its own). It fails when
 
-- mystmd reports any warning or error (from the lessons' MyST, or from myst.yml), or the build
-  stops for any other reason than the one an offline build must stop for: the site's theme
-  (book-theme) is downloaded from mystmd.org, so offline the build ends after writing every
-  page's content (the JSON tree the theme renders) into ``_build/site/content/``;
+- mystmd reports any warning or error (from the lessons' MyST, from executing them, or from
+  myst.yml), or the build stops for any other reason than the one an offline build must stop
+  for: the site's theme (book-theme) is downloaded from mystmd.org, so offline the build ends
+  after writing every page's content (the JSON tree the theme renders) into
+  ``_build/site/content/``;
 - a lesson's page is missing there;
-- a cell tagged ``remove-cell`` is not removed on its page, or a figure cell's ``#| alt:`` lines
-  are shown as code (mystmd did not read them as the cell's options).
-
-A figure's alt text does not reach mystmd's page (jupyter-book/mystmd#2201; see the README):
-``test_figure_alt_text_reaches_the_page`` is expected to fail, and says so when it passes.
+- a cell tagged ``remove-cell`` is not removed on its page;
+- a figure's output on the page does not carry its alt text where book-theme takes an output
+  image's alt text from (the output's ``text/plain``; ``show_figure`` puts it there), or any
+  image output carries none.
 
 The build needs Node.js (18 or newer) and the ``jupyter-book`` package (``nox -s tests``
 installs it). Without them the test skips and says why; with ``REQUIRE_MYSTMD_TEST=1`` (set by
@@ -35,7 +36,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "docs" / "_ext"))
-from cell_options import alt_text  # noqa: E402  (needs docs/_ext on the path)
+from figure_alt import figure_alt  # noqa: E402  (needs docs/_ext on the path)
 
 LESSONS = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.md"))
 REQUIRED = os.environ.get("REQUIRE_MYSTMD_TEST", "") not in ("", "0")
@@ -82,28 +83,40 @@ def build(tmp_path_factory):
     if not jupyter_book:
         skip_or_fail("the jupyter-book package is not installed (`nox -s tests` installs it)")
     root = tmp_path_factory.mktemp("mystmd")
-    shutil.copytree(ROOT / "docs" / "mystmd", root / "docs" / "mystmd")
-    (root / "notebooks").mkdir()
-    for lesson in LESSONS:
-        shutil.copy(lesson, root / "notebooks")
-    # Offline on every machine: each request goes to a closed local port and fails at once.
-    env = {**os.environ, "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"}
+    # notebooks/ holds myst.yml, the lessons and what they import (mystmd runs each kernel in
+    # its lesson's folder); not the .ipynb twins, nor a _build/ left by an earlier build.
+    shutil.copytree(
+        ROOT / "notebooks",
+        root / "notebooks",
+        ignore=shutil.ignore_patterns("*.ipynb", "_build", "__pycache__", ".ipynb_checkpoints"),
+    )
+    env = {
+        **os.environ,
+        # Offline on every machine: each request goes to a closed local port and fails at once.
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+        "HTTP_PROXY": "http://127.0.0.1:9",
+        "NO_PROXY": "localhost,127.0.0.1",  # but mystmd's own Jupyter server is reached
+        "MNIST_CACHE": str(ROOT / "_data"),  # the data from the project's cache or mirrors
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+    }
     start = time.perf_counter()
     result = subprocess.run(
-        [jupyter_book, "build", "--site", "--strict"],
-        cwd=root / "docs" / "mystmd",
+        [jupyter_book, "build", "--site", "--execute", "--strict"],
+        cwd=root / "notebooks",
         env=env,
         stdin=subprocess.DEVNULL,  # never wait for an answer (to "install Node.js?", say)
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
     )
     seconds = time.perf_counter() - start
     log = result.stdout + result.stderr
-    print(f"jupyter-book build --site --strict: exit code {result.returncode}, {seconds:.1f} s")
+    print(
+        f"jupyter-book build --site --execute --strict: exit {result.returncode}, {seconds:.1f} s"
+    )
     print(log)
     pages = {}
-    for path in (root / "docs" / "mystmd" / "_build" / "site" / "content").glob("*.json"):
+    for path in (root / "notebooks" / "_build" / "site" / "content").glob("*.json"):
         page = json.loads(path.read_text(encoding="utf-8"))
         pages[Path(page.get("location", "")).name] = page
     return {"returncode": result.returncode, "log": log, "pages": pages}
@@ -124,7 +137,7 @@ def test_every_lesson_has_its_page(build):
     assert sorted(build["pages"]) == [lesson.name for lesson in LESSONS]
 
 
-def test_ci_only_cells_are_removed_and_alt_lines_are_options(build, lesson):
+def test_ci_only_cells_are_removed(build, lesson):
     page = build["pages"].get(lesson.name)
     assert page is not None, f"no page for {lesson.name}"
     blocks = code_cells(page)
@@ -135,23 +148,29 @@ def test_ci_only_cells_are_removed_and_alt_lines_are_options(build, lesson):
             assert block.get("visibility") == "remove", f"shown on the page: {cell.source[:60]!r}"
         else:
             assert block.get("visibility") != "remove", f"removed: {cell.source[:60]!r}"
-        assert not cell_code(block).startswith("#|"), (
-            f"`#|` lines shown as code, not read as options: {cell_code(block)[:60]!r}"
-        )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mystmd (jupyter-book 2.1.7) loses a code cell's `#| alt:` or gives it to another "
-    "block, and its book-theme takes a notebook figure's alt text from the output's text/plain "
-    "(jupyter-book/mystmd#2201); see the README",
-)
-def test_figure_alt_text_reaches_the_page(build):
-    missing = []
-    for lesson in LESSONS:
-        cells = [c for c in jupytext.read(lesson).cells if c.cell_type == "code"]
-        for block, cell in zip(code_cells(build["pages"][lesson.name]), cells, strict=True):
-            alt = alt_text(cell.source)
-            if alt and (block.get("data") or {}).get("alt") != alt:
-                missing.append(f"{lesson.name}: {alt[:50]}...")
-    assert missing == [], "figures without their alt text:\n" + "\n".join(missing)
+def image_outputs(block: dict) -> list[dict]:
+    """The outputs of a code cell's block that hold an image (mystmd's minified form)."""
+    return [
+        n["jupyter_data"]
+        for n in walk(block)
+        if n.get("type") == "output"
+        and any(mime.startswith("image/") for mime in n.get("jupyter_data", {}).get("data", {}))
+    ]
+
+
+def test_figure_alt_text_reaches_the_page(build, lesson):
+    """book-theme writes an output image's alt from its text/plain: each figure's alt is there."""
+    cells = [c for c in jupytext.read(lesson).cells if c.cell_type == "code"]
+    figures = 0
+    for block, cell in zip(code_cells(build["pages"][lesson.name]), cells, strict=True):
+        alt = figure_alt(cell.source)
+        images = image_outputs(block)
+        if alt:
+            figures += 1
+            assert len(images) == 1, f"{len(images)} images for the figure {alt[:50]!r}..."
+        for image in images:
+            text = (image["data"].get("text/plain") or {}).get("content", "")
+            assert text == alt, f"an image whose alt text would be {text[:60]!r}, not {alt[:60]!r}"
+    assert figures > 0, f"{lesson.name} shows no figure with show_figure"

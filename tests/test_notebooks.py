@@ -2,7 +2,7 @@
 
 - every MyST ``.md`` has its ``.ipynb`` twin and the two hold the same cells;
 - committed ``.ipynb`` files carry no outputs or execution counts;
-- every cell that draws a figure carries alt text (``#| alt:`` lines) for both sites;
+- every cell that draws a figure shows it with ``show_figure`` and alt text written as a string;
 - every lesson has exactly one cell tagged ``parameters``.
 """
 
@@ -11,10 +11,11 @@ import sys
 from pathlib import Path
 
 import jupytext
+import pytest
 import student_edition
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "docs" / "_ext"))
-from cell_options import alt_text  # noqa: E402  (needs docs/_ext on the path)
+from figure_alt import figure_alt  # noqa: E402  (needs docs/_ext on the path)
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 # Metadata that Jupyter front ends add on their own and that need not be in the .md.
@@ -60,19 +61,39 @@ def test_committed_notebook_has_no_outputs(lesson):
 
 
 def test_every_figure_has_alt_text(lesson):
-    """Alt text: `#| alt:` lines atop the cell, read by MyST-NB (via docs/_ext) and mystmd."""
-    cells = jupytext.read(lesson).cells
+    """Each figure is shown by ``show_figure(fig, alt="...")``, the one form every site reads.
+
+    MyST-NB reads the alt text from the code (docs/_ext/figure_alt.py), mystmd and nbconvert
+    from the output that show_figure writes; a bare ``plt.show()`` would give them nothing.
+    """
+    cells = [c for c in jupytext.read(lesson).cells if c.cell_type == "code"]
     missing = [
+        cell.source.splitlines()[0]
+        for cell in cells
+        if DRAWS_A_FIGURE.search(cell.source) and not figure_alt(cell.source)
+    ]
+    assert missing == [], f"cells that draw a figure without show_figure's alt text: {missing}"
+    bare = [cell.source.splitlines()[0] for cell in cells if "plt.show(" in cell.source]
+    assert bare == [], f"cells that call plt.show() (use show_figure(fig, alt=...)): {bare}"
+    # Forms used before, which one toolchain or the other does not read: they must not return.
+    old_form = [
         i
         for i, cell in enumerate(cells)
-        if cell.cell_type == "code"
-        and DRAWS_A_FIGURE.search(cell.source)
-        and not alt_text(cell.source)
+        if "mystnb" in cell.metadata or cell.source.startswith("#| alt")
     ]
-    assert missing == [], f"code cells {missing} draw a figure without `#| alt:` lines at the top"
-    # The form mystmd warns about (an unexpected code-cell option) must not come back.
-    old_form = [i for i, cell in enumerate(cells) if "mystnb" in cell.metadata]
-    assert old_form == [], f"code cells {old_form} carry mystnb metadata: write `#| alt:` instead"
+    assert old_form == [], f"code cells {old_form} carry alt text in an old form"
+
+
+def test_figure_alt_is_read_from_the_code():
+    cell = 'fig = 1\nmnist_lib.show_figure(\n    fig,\n    alt=("Two "\n    "lines."),\n)'
+    assert figure_alt(cell) == "Two lines."
+    assert figure_alt("%matplotlib inline\nshow_figure(fig, alt='A line.')") == "A line."
+    assert figure_alt("plt.show()") == ""
+    for wrong in ("show_figure(fig, alt=text)", "show_figure(fig)", 'show_figure(fig, alt=" ")'):
+        with pytest.raises(ValueError, match="without alt text"):
+            figure_alt(wrong)
+    with pytest.raises(ValueError, match="2 times"):
+        figure_alt('show_figure(a, alt="A.")\nshow_figure(b, alt="B.")')
 
 
 def test_one_parameters_cell(lesson):

@@ -5,10 +5,9 @@ What it does, in build order:
 1. ``config-inited``: mirrors every ``notebooks/[0-9][0-9]-*.md`` into
    ``docs/lessons/`` (a gitignored staging folder inside the Sphinx source
    folder), so a new lesson shows up on the site without touching the docs.
-   On the way, a figure cell's alt text, written as ``#| alt:`` lines at the
-   top of the cell (see ``cell_options.py``; mystmd reads the same lines),
-   becomes the ``mystnb.image.alt`` metadata that MyST-NB reads, and the
-   ``#|`` lines leave the code shown on the page (as they do in mystmd).
+   On the way, a figure's alt text, the ``alt`` of the ``show_figure`` call
+   that ends its cell (see ``figure_alt.py``), is copied into the cell's
+   ``mystnb.image.alt`` metadata, the one place MyST-NB reads it from.
    A file is only rewritten when its content changed, so incremental builds
    stay incremental. Staged lessons whose source is gone are removed.
    ``notebooks/`` is put on the kernel's ``PYTHONPATH`` so ``import mnist_lib``
@@ -33,7 +32,7 @@ import os
 import sys
 from pathlib import Path
 
-from cell_options import split_cell_options
+from figure_alt import figure_alt
 from sphinx.application import Sphinx
 from sphinx.util import logging
 
@@ -47,22 +46,16 @@ def _lessons(app: Sphinx) -> list[Path]:
 
 
 def for_myst_nb(text: str) -> str:
-    """The lesson's MyST source as MyST-NB reads it: ``#| alt:`` becomes image metadata."""
+    """The lesson's MyST source as MyST-NB reads it: each figure's alt text in its metadata."""
     import jupytext
 
     notebook = jupytext.reads(text, fmt="md:myst")
     changed = False
     for cell in notebook.cells:
-        if cell.cell_type != "code":
-            continue
-        options, code = split_cell_options(cell.source)
-        if not options:
-            continue
-        if "alt" in options:
-            image = cell.metadata.setdefault("mystnb", {}).setdefault("image", {})
-            image["alt"] = str(options["alt"]).strip()
-        cell.source = code
-        changed = True
+        alt = figure_alt(cell.source) if cell.cell_type == "code" else ""
+        if alt:
+            cell.metadata.setdefault("mystnb", {}).setdefault("image", {})["alt"] = alt
+            changed = True
     return jupytext.writes(notebook, fmt="md:myst") if changed else text
 
 
@@ -88,7 +81,7 @@ def stage_lessons(app: Sphinx, config) -> None:
         paths.append(os.environ["PYTHONPATH"])
     os.environ["PYTHONPATH"] = os.pathsep.join(paths)
     # Figures must reach the page: a non-interactive backend set for the tests
-    # (MPLBACKEND=Agg) would make plt.show() draw nothing, so use the inline one.
+    # (MPLBACKEND=Agg) would make show_figure draw nothing, so use the inline one.
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
 
 

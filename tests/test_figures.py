@@ -1,0 +1,77 @@
+"""``mnist_lib.show_figure``: a figure shown with its alt text in the output, once.
+
+Each case runs in a fresh Python process, so no IPython shell or Matplotlib backend is left
+behind in the test process.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+IN_A_KERNEL = r"""
+import json
+import nbformat
+from nbclient import NotebookClient
+
+code = (
+    "import matplotlib.pyplot as plt\n"
+    "import mnist_lib\n"
+    "fig, ax = plt.subplots()\n"
+    "ax.plot([1, 2])\n"
+    "mnist_lib.show_figure(fig, alt='  A rising\\n line.  ')\n"
+    "print(len(plt.get_fignums()), 'open')"
+)
+notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+NotebookClient(notebook, timeout=60, kernel_name="python3").execute()
+print(json.dumps(notebook.cells[0].outputs))
+"""
+
+IN_A_SCRIPT = r"""
+import json
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import mnist_lib
+
+shown = []
+plt.show = lambda *args, **kwargs: shown.append("plt.show")
+fig, ax = plt.subplots()
+mnist_lib.show_figure(fig, alt="A blank chart.")
+try:
+    mnist_lib.show_figure(fig, alt=" ")
+except ValueError as error:
+    shown.append(str(error))
+print(json.dumps(shown))
+"""
+
+
+def run(code: str, MPLBACKEND: str = "Agg"):
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=NOTEBOOKS,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin", "MPLBACKEND": MPLBACKEND},
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_in_a_notebook_the_figure_carries_its_alt_text_and_is_shown_once():
+    outputs = run(IN_A_KERNEL, MPLBACKEND="module://matplotlib_inline.backend_inline")
+    images = [o for o in outputs if o["output_type"] == "display_data"]
+    [image] = images  # once: not again at the end of the cell
+    assert "image/png" in image["data"]
+    assert image["data"]["text/plain"] == "A rising line."  # mystmd's book-theme: the alt text
+    assert image["metadata"]["image/png"]["alt"] == "A rising line."  # nbconvert's alt text
+    assert [o.get("text") for o in outputs if o["output_type"] == "stream"] == ["0 open\n"]
+
+
+def test_outside_a_notebook_it_is_plt_show_and_empty_alt_text_is_refused():
+    shown = run(IN_A_SCRIPT)
+    assert shown[0] == "plt.show"
+    assert "show_figure needs alt text" in shown[1]

@@ -65,10 +65,11 @@ def _build_site(session: nox.Session, *options: str) -> None:
     strict = [] if os.environ.get("SITE_STRICT") == "0" else ["-W", "--keep-going"]
     start = time.perf_counter()
     # -E: read every page afresh, so every lesson runs again (its outputs may depend on
-    # mnist_lib.py or checks/, which Sphinx does not watch).
-    session.run(
-        "sphinx-build", "-b", "html", "-E", "-d", "build/.doctrees", *strict, *options, "docs", SITE
-    )
+    # mnist_lib.py or checks/, which Sphinx does not watch). -j auto: the lessons are read,
+    # and so executed, side by side, one process per core (34 s instead of 46 s on 2 cores;
+    # the pages were the same but for their build time and lesson 4's timings).
+    command = ["sphinx-build", "-b", "html", "-E", "-j", "auto", "-d", "build/.doctrees"]
+    session.run(*command, *strict, *options, "docs", SITE)
     session.log(f"Site built in {time.perf_counter() - start:.0f} s: {SITE}/index.html")
 
 

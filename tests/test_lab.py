@@ -14,7 +14,8 @@ way a learner does: a double click in the file browser. A lesson fails when
 - it does not open as a runnable notebook, or it is marked unsaved once its kernel is idle,
   or saving it untouched changes its file;
 - a test-only cell (tagged ``remove-cell``) shows its code;
-- Run All leaves an error output, a solution shown unasked, or a widget that does not render;
+- Run All leaves an error output, a solution shown unasked, or a widget that does not render,
+  or a figure cell (one that calls ``show_figure``) shows other than one image;
 - the browser logs a console error or an uncaught exception;
 - a link to another lesson does not open that lesson as a notebook in the workspace;
 - (lesson 4) the digit pad does not read a drawn 1 as a 1, and then a drawn 0 as a 0.
@@ -321,6 +322,10 @@ INSPECT_NOTEBOOK_JS = """
         text: text(box).slice(0, 120),
       })),
     hiddenInputs: panel.querySelectorAll(".jp-Cell .jp-InputPlaceholder").length,
+    // For each code cell whose code calls show_figure: the images its outputs show.
+    figures: Array.from(panel.querySelectorAll(".jp-CodeCell"))
+      .filter(cell => text(cell.querySelector(".jp-InputArea-editor")).includes("show_figure("))
+      .map(cell => cell.querySelectorAll(".jp-OutputArea-output.jp-RenderedImage img").length),
     // JupyterLab rewrites a relative link into a /files/ URL (and opens it on a click).
     lessonLinks: Array.from(panel.querySelectorAll(".jp-RenderedMarkdown a[href]"))
       .map(a => a.getAttribute("href"))
@@ -469,6 +474,16 @@ def check_outputs(report: dict, problems: list[str]) -> None:
         )
         if broken or not widget["children"]:
             problems.append(f"a widget did not render: {widget['text']!r}")
+
+
+def check_figures(lesson: Path, report: dict, problems: list[str]) -> None:
+    """Each figure of the lesson is shown, once (show_figure closes what it shows)."""
+    cells = jupytext.read(lesson).cells
+    expected = sum(c.cell_type == "code" and "show_figure(" in c.source for c in cells)
+    if len(report["figures"]) != expected or report["figures"] != [1] * expected:
+        problems.append(
+            f"images per figure cell: {report['figures']}, not one for each of {expected}"
+        )
 
 
 def check_progress_bars(report: dict, problems: list[str]) -> None:
@@ -640,6 +655,7 @@ def test_lesson_in_jupyterlab(lesson, lab, chromium):
         report = page.locator(CURRENT_NOTEBOOK).evaluate(INSPECT_NOTEBOOK_JS)
         check_hidden_cells(lesson, report, problems)
         check_outputs(report, problems)
+        check_figures(lesson, report, problems)
         check_progress_bars(report, problems)
         if "one of several good ones" in page.locator(CURRENT_NOTEBOOK).inner_text():
             problems.append("Run All showed a solution that nobody asked for")

@@ -22,10 +22,12 @@ installs it). Without them the test skips and says why; with ``REQUIRE_MYSTMD_TE
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -74,6 +76,37 @@ def cell_code(block: dict) -> str:
     return next((n.get("value", "") for n in block["children"] if n.get("type") == "code"), "")
 
 
+def build_processes(session: int, folder: Path) -> dict[int, str]:
+    """The live processes of the build (Linux: from /proc), and their commands: those of its
+    session, and any other that works in its folder (a kernel runs in a session of its own)."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        proc = stat.parent
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+            cwd = Path(os.readlink(proc / "cwd"))
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+        # After the command's name: state, parent, process group, session.
+        if fields[0] != "Z" and (int(fields[3]) == session or cwd.is_relative_to(folder)):
+            found[int(proc.name)] = command[:120]
+    return found
+
+
+def stop_build(session: int, folder: Path) -> list[str]:
+    """Stop whatever of the build runs on (SIGTERM, then SIGKILL); what that was, by command."""
+    left = build_processes(session, folder)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in build_processes(session, folder):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + 10
+        while build_processes(session, folder) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    return sorted(left.values())
+
+
 @pytest.fixture(scope="module")
 def build(tmp_path_factory):
     """Run the build in a copy of docs/mystmd and the lessons; its log and pages, by lesson."""
@@ -100,26 +133,38 @@ def build(tmp_path_factory):
         "MPLBACKEND": "module://matplotlib_inline.backend_inline",
     }
     start = time.perf_counter()
-    result = subprocess.run(
+    # In a session of its own, so that whatever the build leaves running can be found and
+    # stopped: mystmd 1.11 leaves the Jupyter server it started for --execute running after a
+    # --site build (jupyter-book/mystmd#2170).
+    build = subprocess.Popen(
         [jupyter_book, "build", "--site", "--execute", "--strict"],
         cwd=root / "notebooks",
         env=env,
         stdin=subprocess.DEVNULL,  # never wait for an answer (to "install Node.js?", say)
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=600,
+        start_new_session=True,
     )
+    try:
+        stdout, stderr = build.communicate(timeout=600)
+    finally:
+        left_running = stop_build(build.pid, root)
     seconds = time.perf_counter() - start
-    log = result.stdout + result.stderr
-    print(
-        f"jupyter-book build --site --execute --strict: exit {result.returncode}, {seconds:.1f} s"
-    )
+    log = stdout + stderr
+    print(f"jupyter-book build --site --execute --strict: exit {build.returncode}, {seconds:.1f} s")
+    print(f"left running by the build, and stopped: {left_running or 'nothing'}")
     print(log)
     pages = {}
     for path in (root / "notebooks" / "_build" / "site" / "content").glob("*.json"):
         page = json.loads(path.read_text(encoding="utf-8"))
         pages[Path(page.get("location", "")).name] = page
-    return {"returncode": result.returncode, "log": log, "pages": pages}
+    return {
+        "returncode": build.returncode,
+        "log": log,
+        "pages": pages,
+        "running": build_processes(build.pid, root),
+    }
 
 
 def test_build_reports_no_warning_or_error(build):
@@ -131,6 +176,12 @@ def test_build_reports_no_warning_or_error(build):
         # The only acceptable stop: offline, the theme cannot be fetched (after every page).
         tail = log[log.find(THEME_QUERY) :]
         assert THEME_QUERY in log and "failed" in tail, log
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_build_leaves_nothing_running(build):
+    """Nothing of the build runs on: not mystmd, not its Jupyter server, not a kernel."""
+    assert build["running"] == {}
 
 
 def test_every_lesson_has_its_page(build):

@@ -388,7 +388,7 @@ def one_hot_encoding(labels: np.ndarray, dimension: int = 10) -> np.ndarray:
 # --------------------------------------------------------------------------
 
 
-def show_figure(fig, alt: str) -> None:
+def show_figure(fig, *, alt: str) -> None:
     """Show a Matplotlib figure in the notebook together with its alt text.
 
     ``alt`` describes the figure for a reader who cannot see it. The figure is shown as

@@ -51,7 +51,9 @@ html_title = "Deep learning on MNIST from scratch"
 
 extensions = ["myst_nb", "lessons"]
 root_doc = "index"
-exclude_patterns = ["_build", "requirements.txt", "**/.ipynb_checkpoints"]
+# mystmd/: where the Jupyter Book 2 project lived before notebooks/myst.yml; a build left there
+# by the old layout holds copies of the lessons, which must not become pages.
+exclude_patterns = ["_build", "requirements.txt", "**/.ipynb_checkpoints", "mystmd"]
 templates_path = ["_templates"]
 
 # -- The lessons ----------------------------------------------------------------

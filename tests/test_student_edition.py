@@ -97,21 +97,29 @@ def test_student_edition_has_every_lesson_and_module(student_folder):
         assert (student_folder.parent / name).is_file()
 
 
-def test_no_solution_text_survives(lesson, student_folder):
-    full = jupytext.read(lesson)
-    student = nbformat.read(student_folder / f"{lesson.stem}.ipynb", as_version=4)
-    # Lines that also appear outside the solutions (the lesson's own code, the task text)
-    # are not secrets: a solution may repeat a line the lesson already shows.
-    public, solutions = set(), []
-    for cell in full.cells:
+def _public_and_solutions(cells) -> tuple[set[str], list[str], list[str]]:
+    """A lesson's lines split three ways: the public ones (outside every solution), the lines
+    of the code solutions, and the lines of the model answers to questions (Markdown)."""
+    public, code, answers = set(), [], []
+    for cell in cells:
         if SOLUTION_TAG not in student_edition._tags(cell):
             public |= _lines(cell.source)
         elif cell.cell_type == "code":
             outside, inside = _regions(cell.source)
             public |= _lines("\n".join(outside))
-            solutions += inside
-        else:  # a model answer to a question
-            solutions += cell.source.splitlines()
+            code += inside
+        else:
+            answers += cell.source.splitlines()
+    return public, code, answers
+
+
+def test_no_solution_text_survives(lesson, student_folder):
+    full = jupytext.read(lesson)
+    student = nbformat.read(student_folder / f"{lesson.stem}.ipynb", as_version=4)
+    # Lines that also appear outside the solutions (the lesson's own code, the task text)
+    # are not secrets: a solution may repeat a line the lesson already shows.
+    public, code, answers = _public_and_solutions(full.cells)
+    solutions = code + answers
     secret = {
         line.strip() for line in solutions if not _is_trivial(line) and line.strip() not in public
     }
@@ -219,13 +227,9 @@ def test_an_edition_without_solutions_holds_none(tmp_path):
     assert "without solutions" in printed and "Hint:" in printed
     public, inside = set(), []
     for md in student_edition.lessons():
-        for cell in jupytext.read(md).cells:
-            if SOLUTION_TAG not in student_edition._tags(cell):
-                public |= _lines(cell.source)
-            elif cell.cell_type == "code":
-                outside, hidden = _regions(cell.source)
-                public |= _lines("\n".join(outside))
-                inside += hidden
+        lesson_public, code, _answers = _public_and_solutions(jupytext.read(md).cells)
+        public |= lesson_public
+        inside += code
     secret = [line.strip() for line in inside if not _is_trivial(line)]
     secret = [line for line in secret if line not in public]
     assert len(secret) > 10
@@ -245,7 +249,8 @@ def test_a_downloaded_lesson_runs_where_it_lands(
     The kernel finds the modules beside the notebook only (nothing of the project on its
     path), the data come from MNIST_MIRRORS into the download's own cache, and every check
     says "Not yet" to the blank exercises; no solution is printed. Lesson 4, which the suite
-    runs in full four times already (nbval under two BLAS settings, the site, JupyterLab),
+    runs in full four times already (nbval, the Jupyter Book 2 build under another BLAS
+    setting, the site, JupyterLab),
     runs its import cells only here: they prove that all it imports is in the download.
     """
     from nbclient import NotebookClient

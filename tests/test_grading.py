@@ -484,6 +484,10 @@ def test_every_student_gets_a_status_and_a_log(graded, grading_tools):
         assert row[f"{graded['lesson']} status"].startswith(status)
         assert Path(row[f"{graded['lesson']} log"]).is_file(), student
     assert any("nbgrader's log" in line for line in graded["said"])
+    # The teacher sees every student of the first run, the ungradable ones (a linked or
+    # missing notebook) as well as those nbgrader graded.
+    named = {line.split(" ", 1)[0] for line in graded["said"]}
+    assert set(ROOT_STUDENTS) <= named, set(ROOT_STUDENTS) - named
 
 
 def test_honest_work_gets_the_marks_its_functions_earn(graded):

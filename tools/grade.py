@@ -319,9 +319,9 @@ def grade_class(submissions: Path, course_dir: Path, say=print) -> tuple[dict, P
                 outcome.detail = f"{lesson}.ipynb" + (
                     f" (found {', '.join(others)})" if others else ""
                 )
-            results.setdefault(student, {})[lesson] = _record(
-                course_dir, lesson, student, outcome, run
-            )
+            status = _record(course_dir, lesson, student, outcome, run)
+            results.setdefault(student, {})[lesson] = status
+            say(f"{student} {lesson}: {status['describe']}")
         if not gradable:
             continue
         start = time.perf_counter()

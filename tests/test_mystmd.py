@@ -43,12 +43,13 @@ from pathlib import Path
 
 import jupytext
 import pytest
+import student_edition
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "docs" / "_ext"))
 from figure_alt import figure_alt  # noqa: E402  (needs docs/_ext on the path)
 
-LESSONS = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.md"))
+LESSONS = student_edition.lessons()
 REQUIRED = os.environ.get("REQUIRE_MYSTMD_TEST", "") not in ("", "0")
 # mystmd marks each warning and error with one of these.
 WARNING_OR_ERROR = re.compile("\u26a0|\u26d4")

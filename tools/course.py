@@ -122,28 +122,20 @@ def _nbgrader_metadata(cell, index: int, taken: set[str]) -> dict | None:
 
 
 def source_notebook(nb, name: str = "notebook"):
-    """The nbgrader source version of a lesson: the learner's edition, with its solutions.
+    """The nbgrader source version of a lesson, and its exercises: the learner's edition, with
+    its solutions.
 
     It is made by the one code path of every edition (``student_edition.edition_notebook``,
     which also checks the markers), so nbgrader's release holds the cells the student edition
     holds; this adds nbgrader's metadata to its cells.
     """
-    source, _ = student_edition.edition_notebook(nb, name, solutions=True)
+    source, exercises = student_edition.edition_notebook(nb, name, solutions=True)
     taken: set[str] = set()
     for index, cell in enumerate(source.cells):
         metadata = _nbgrader_metadata(cell, index, taken)
         if metadata:
             cell.metadata["nbgrader"] = metadata
-    return source
-
-
-def checks_of(nb) -> list[tuple[str, int]]:
-    """The (grade id, points) of every autograded check cell of a source notebook."""
-    return [
-        (cell.metadata["nbgrader"]["grade_id"], cell.metadata["nbgrader"]["points"])
-        for cell in nb.cells
-        if cell.metadata.get("nbgrader", {}).get("grade") and check_name(cell)
-    ]
+    return source, exercises
 
 
 def write_config(out: Path, timeout: int = CELL_TIMEOUT, total: int = TOTAL_TIMEOUT) -> Path:
@@ -188,14 +180,15 @@ def build(
     sources = student_edition.lessons() if lessons is None else [Path(p) for p in lessons]
     if not sources:
         raise FileNotFoundError(f"no lessons (NN-*.md) in {student_edition.NOTEBOOKS}")
-    converted = [(md.stem, source_notebook(jupytext.read(md), md.name)) for md in sources]
+    converted = [(md, *source_notebook(jupytext.read(md), md.name)) for md in sources]
     # The list of exercises (for checks.hint), without solutions: nbgrader's release keeps them.
-    exercises = student_edition.all_exercises(student_edition.convert(sources))
+    exercises = student_edition.all_exercises(converted)
     out.mkdir(parents=True, exist_ok=True)
     write_config(out, timeout)
     for stale in ("source", "release"):  # lessons renamed or removed since the last build
         shutil.rmtree(out / stale, ignore_errors=True)
-    for lesson, nb in converted:
+    for md, nb, _ in converted:
+        lesson = md.stem
         folder = out / "source" / lesson
         folder.mkdir(parents=True)
         nbformat.validate(nb)
@@ -205,7 +198,7 @@ def build(
     done = nbgrader(out, "generate_assignment", "*", "--force")
     if done.returncode != 0:
         raise RuntimeError(f"nbgrader generate_assignment failed:\n{done.stderr}")
-    return [lesson for lesson, _ in converted]
+    return [md.stem for md, _, _ in converted]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -607,12 +607,13 @@ else:
         """
 
         enabled = Bool(True).tag(config=True)  # nbconvert's preprocessors are off by default
-        cell_timeout = Float(120.0, help="seconds per cell").tag(config=True)
-        call_timeout = Float(30.0, help="seconds per call of a function").tag(config=True)
-        total_timeout = Float(900.0, help="seconds per submission").tag(config=True)
-        memory = Integer(2 * 2**30, help="bytes of address space").tag(config=True)
-        processes = Integer(64, help="processes").tag(config=True)
-        disk = Integer(100 * 2**20, help="bytes written").tag(config=True)
+        _default = sandbox.Limits()
+        cell_timeout = Float(_default.cell, help="seconds per cell").tag(config=True)
+        call_timeout = Float(_default.call, help="seconds per call").tag(config=True)
+        total_timeout = Float(_default.total, help="seconds per submission").tag(config=True)
+        memory = Integer(_default.memory, help="bytes of address space").tag(config=True)
+        processes = Integer(_default.processes, help="processes").tag(config=True)
+        disk = Integer(_default.disk, help="bytes written").tag(config=True)
 
         def preprocess(self, nb, resources):
             from nbgrader.coursedir import CourseDirectory

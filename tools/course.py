@@ -40,16 +40,18 @@ import jupytext
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import sandbox  # noqa: E402  (a sibling module: the grading limits)
 import student_edition  # noqa: E402  (a sibling script, not a package)
 
 ROOT = student_edition.ROOT
 DEFAULT_OUT = ROOT / "build" / "course"
 #: Points for each exercise that has a check.
 POINTS = 1
-#: Seconds a single cell may run while grading before nbgrader interrupts it.
-CELL_TIMEOUT = 120  # the longest cell of lesson 4 takes ~10 s on an idle machine
-#: Seconds a whole submission may take while grading.
-TOTAL_TIMEOUT = 900
+#: The limits of one submission while grading (sandbox.Limits holds their defaults).
+LIMITS = sandbox.Limits()
+#: Seconds a single cell may run while grading (the longest cell of lesson 4 takes ~10 s on
+#: an idle machine), and a whole submission.
+CELL_TIMEOUT, TOTAL_TIMEOUT = int(LIMITS.cell), int(LIMITS.total)
 CHECK_CALL = student_edition.CHECK_CALL
 FUNCTION = re.compile(r"^\s*def\s+(\w+)", re.MULTILINE)
 SCHEMA_VERSION = 3
@@ -78,11 +80,11 @@ c.Autograde.autograde_preprocessors = [
 # Limits per submission: a cell, a call of a student's function by a check, the whole
 # submission (seconds); address space, processes, bytes written.
 c.SandboxedGrading.cell_timeout = {timeout}
-c.SandboxedGrading.call_timeout = 30
+c.SandboxedGrading.call_timeout = {limits.call}
 c.SandboxedGrading.total_timeout = {total}
-c.SandboxedGrading.memory = 2 * 2**30
-c.SandboxedGrading.processes = 64
-c.SandboxedGrading.disk = 100 * 2**20
+c.SandboxedGrading.memory = {limits.memory}
+c.SandboxedGrading.processes = {limits.processes}
+c.SandboxedGrading.disk = {limits.disk}
 """
 
 
@@ -147,6 +149,7 @@ def write_config(out: Path, timeout: int = CELL_TIMEOUT, total: int = TOTAL_TIME
             text_stub=student_edition.ANSWER_PLACEHOLDER,
             timeout=int(timeout),
             total=int(total),
+            limits=LIMITS,
             tools=str(Path(__file__).resolve().parent),
         ),
         encoding="utf-8",

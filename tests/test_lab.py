@@ -368,17 +368,42 @@ def wait_until_idle(page, timeout_ms: int) -> None:
 
 
 def run_menu(page, menu: str, item: str) -> None:
-    """Choose `item` in the menu `menu` of JupyterLab's menu bar."""
-    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{menu}$")).click()
-    page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{re.escape(item)}$")).click()
+    """Choose `item` in the menu `menu` of JupyterLab's menu bar, once JupyterLab enables it.
+
+    A notebook's commands are disabled until JupyterLab has made the notebook its current
+    widget; a click on a disabled item does nothing at all, so the menu is reopened until the
+    item is enabled (as a learner would try again)."""
+    label = re.compile(f"^{re.escape(item)}$")
+    deadline = time.monotonic() + OPEN_TIMEOUT / 1000
+    while True:
+        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{menu}$")).click()
+        entry = page.locator(".lm-Menu-item").filter(
+            has=page.locator(".lm-Menu-itemLabel", has_text=label)
+        )
+        if "lm-mod-disabled" not in (entry.get_attribute("class") or ""):
+            entry.click()
+            return
+        page.keyboard.press("Escape")
+        if time.monotonic() > deadline:
+            pytest.fail(f"{menu} > {item} stayed disabled for {OPEN_TIMEOUT // 1000} s")
+        print(f"{menu} > {item} is still disabled; trying again")
+        page.wait_for_timeout(500)
 
 
 def run_all(page) -> tuple[dict, float]:
-    """Run > Run All Cells; wait until no cell is queued or running. Returns the report."""
+    """Run > Run All Cells; wait until no cell is queued or running. Returns the report.
+
+    Fails at once if the command queued no cell at all (the report's prompts stayed as they
+    were), rather than letting a later step fail for a reason that hides this one."""
+    notebook = page.locator(CURRENT_NOTEBOOK)
+    before = notebook.evaluate(INSPECT_NOTEBOOK_JS)["prompts"]
     run_menu(page, "Run", "Run All Cells")
     started = time.perf_counter()
+    while notebook.evaluate(INSPECT_NOTEBOOK_JS)["prompts"] == before:
+        if time.perf_counter() - started > OPEN_TIMEOUT / 1000:
+            pytest.fail(f"Run > Run All Cells queued no cell in {OPEN_TIMEOUT // 1000} s")
+        page.wait_for_timeout(100)
     page.wait_for_timeout(500)
-    notebook = page.locator(CURRENT_NOTEBOOK)
     while True:
         report = notebook.evaluate(INSPECT_NOTEBOOK_JS)
         busy = any("*" in prompt for prompt in report["prompts"])
@@ -698,6 +723,22 @@ def type_into(page, cell, lines: list[str]) -> None:
         page.keyboard.type(line)
 
 
+def unrun_cells(report: dict) -> list[str]:
+    """The prompts of the code cells that have not run (no execution count)."""
+    return [prompt for prompt in report["prompts"] if not re.search(r"\d", prompt)]
+
+
+def what_lab_shows(page, lab: Lab) -> str:
+    """For a failure's message: any dialog, the kernel's status, the end of the server's log."""
+    dialogs = page.locator(".jp-Dialog").all_inner_texts()
+    status = page.locator(f"{CURRENT_NOTEBOOK} .jp-Notebook-ExecutionIndicator").first
+    log = lab.log.read_text(encoding="utf-8", errors="replace")[-2000:]
+    return (
+        f"dialogs: {dialogs}; execution indicator: {status.get_attribute('data-status')}; "
+        f"sessions: {lab.api('sessions')}\nthe end of JupyterLab's log:\n{log}"
+    )
+
+
 def run_cell(page, cell) -> str:
     """Run the cell in place (Ctrl+Enter); return the text of its output once idle."""
     cell.locator(".cm-content").click()
@@ -739,7 +780,16 @@ def test_a_learners_session_touches_only_their_copy(lab, chromium):
     try:
         open_in_file_browser(page, notebook)
         wait_for_notebook(page, notebook)
-        run_all(page)
+        report, _ = run_all(page)
+        if unrun_cells(report):
+            # Seen once in CI, on a loaded machine, and never since: Run All ran no cell in
+            # the kernel that then answered the checks. Say what was there, and try once more
+            # (as the learner would); a lesson that stops Run All fails both times.
+            print(f"Run All left cells unrun: {unrun_cells(report)}\n{what_lab_shows(page, lab)}")
+            shoot(page, code_cell(page, "import checks"), "0-run-all-left-cells-unrun")
+            report, _ = run_all(page)
+        if unrun_cells(report):
+            problems.append(f"Run All left code cells unrun: {unrun_cells(report)}")
         answer = code_cell(page, "def scale_symmetric")
         check = code_cell(page, "checks.scale_symmetric(scale_symmetric)")
         ask = code_cell(page, 'checks.solution("2.1")')

@@ -22,6 +22,7 @@ import copy
 import csv
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -153,6 +154,14 @@ def _probe(course_dir: Path, listeners: dict) -> nbformat.NotebookNode:
     return _code(text)
 
 
+def _pasted(cell):
+    """A copy of `cell` as JupyterLab pastes it: the same metadata (nbgrader's grade id too),
+    a new cell id."""
+    pasted = copy.deepcopy(cell)
+    pasted.id = uuid.uuid4().hex[:8]
+    return pasted
+
+
 def _class(release, source, sample) -> dict:
     """The first run's submissions: {student: notebook, or a function that writes the folder}."""
     every = _solved(release, source)
@@ -165,14 +174,11 @@ def _class(release, source, sample) -> dict:
     samples = {"perfect": every, "blank": _copy(release)}
     samples["partly"] = _solved(release, source, {answers[0]})
     pasted = _copy(every)
-    pasted.cells.insert(
-        _index(pasted, first) + 1, copy.deepcopy(pasted.cells[_index(pasted, first)])
-    )
+    pasted.cells.insert(_index(pasted, first) + 1, _pasted(pasted.cells[_index(pasted, first)]))
     samples["pasted"] = pasted
     duplicated = _copy(every)
     duplicated.cells.insert(
-        _index(duplicated, answers[1]),
-        copy.deepcopy(duplicated.cells[_index(duplicated, answers[1])]),
+        _index(duplicated, answers[1]), _pasted(duplicated.cells[_index(duplicated, answers[1])])
     )
     samples["duplicated"] = duplicated
     samples["edition"] = _edition(sample, source)
@@ -548,7 +554,7 @@ def test_links_inside_a_folder_are_left_out(graded):
 
 
 def test_not_a_notebook_and_a_renamed_one(graded):
-    assert _status(graded, "garbage") == "not a notebook"
+    assert re.fullmatch(r"not a notebook \(\w+Error\)", _status(graded, "garbage"))
     assert _status(graded, "renamed") == f"missing {graded['lesson']}.ipynb (found my-work.ipynb)"
 
 

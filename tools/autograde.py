@@ -107,6 +107,8 @@ class Outcome:
     verdicts: list[Verdict] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: The source of each top-level function the notebook defines (not kept in the status).
+    written: dict[str, str] = field(default_factory=dict)
 
     def describe(self) -> str:
         head = f"{self.status} {self.detail}".strip()
@@ -471,6 +473,25 @@ def _run_check(check: Check, function) -> tuple[bool, str]:
     return passed, (said or (lines[-1] if lines else ""))[:500]
 
 
+def read_code_cells(handed_in: dict[str, bytes], notebook_name: str) -> list[str] | Outcome:
+    """The code cells of the handed-in notebook, read as data; or, when it is missing or is
+    not a valid notebook, an Outcome that says so."""
+    raw = handed_in.get(notebook_name)
+    if raw is None:
+        others = sorted(name for name in handed_in if name.endswith(".ipynb"))
+        found = f" (found {', '.join(others)})" if others else ""
+        return Outcome(status=MISSING, detail=notebook_name + found)
+    try:
+        notebook = nbformat.reads(raw.decode("utf-8"), as_version=4)
+        nbformat.validate(notebook)
+        cells = [c.source for c in notebook.cells if c.cell_type == "code"]
+        if not all(isinstance(source, str) for source in cells):
+            raise ValueError("a code cell without text")
+    except Exception as error:  # not UTF-8, not JSON, not a notebook, an invalid one
+        return Outcome(status=NOT_A_NOTEBOOK, detail=f"({type(error).__name__})")
+    return cells
+
+
 def grade(
     handed_in: dict[str, bytes],
     notebook_name: str,
@@ -482,30 +503,19 @@ def grade(
 ) -> Outcome:
     """Grade one handed-in folder (read as data) against the lesson's checks."""
     start = time.monotonic()
-    outcome = Outcome()
+    cells = read_code_cells(handed_in, notebook_name)
+    outcome = cells if isinstance(cells, Outcome) else Outcome()
     for item in left_out:
         outcome.notes.append(f"graded without {item}")
     verdicts = {check.grade_id: Verdict(check.grade_id, check.points, 0.0, "") for check in checks}
     outcome.verdicts = list(verdicts.values())
-    raw = handed_in.get(notebook_name)
-    if raw is None:
-        others = sorted(name for name in handed_in if name.endswith(".ipynb"))
-        outcome.status = MISSING
-        outcome.detail = notebook_name + (f" (found {', '.join(others)})" if others else "")
-        return outcome
-    try:
-        notebook = nbformat.reads(raw.decode("utf-8"), as_version=4)
-        cells = [c.source for c in notebook.cells if c.cell_type == "code"]
-        if not all(isinstance(source, str) for source in cells):
-            raise ValueError("a code cell without text")
-    except Exception as error:
-        outcome.status, outcome.detail = NOT_A_NOTEBOOK, f"({type(error).__name__})"
+    if isinstance(cells, Outcome):
         return outcome
     for finding in tampering(cells):
         outcome.flag(TAMPERING, "")
         outcome.log.append(f"tampering: {finding}")
         outcome.notes.append(finding)
-    written = function_sources(cells)
+    written = outcome.written = function_sources(cells)
     with tempfile.TemporaryDirectory(prefix="grading-") as scratch:
         folder = Path(scratch)
         sandbox.prepare(folder, handed_in, support)
@@ -576,8 +586,12 @@ def status_folder(course_root: Path, lesson: str) -> Path:
     return course_root / "grading" / lesson
 
 
-def write_status(course_root: Path, lesson: str, student: str, outcome: Outcome) -> Path:
-    """Write the student's status (JSON) and log into the course's grading/<lesson>/ folder."""
+def write_status(
+    course_root: Path, lesson: str, student: str, outcome: Outcome, run: str = ""
+) -> Path:
+    """Write the student's status (JSON) and log into the course's grading/<lesson>/ folder.
+
+    `run` names the grading run (tools/grade.py passes it to nbgrader as GRADING_RUN)."""
     folder = status_folder(course_root, lesson)
     folder.mkdir(parents=True, exist_ok=True)
     log = folder / f"{student}.log"
@@ -585,7 +599,8 @@ def write_status(course_root: Path, lesson: str, student: str, outcome: Outcome)
     log.write_text("\n".join(lines) + "\n", encoding="utf-8")
     record = asdict(outcome)
     record.pop("log")
-    record.update(run=os.environ.get("GRADING_RUN", ""), log=str(log), student=student)
+    record.pop("written")
+    record.update(run=run, log=str(log), student=student)
     record["describe"] = outcome.describe()
     (folder / f"{student}.json").write_text(json.dumps(record, indent=1), encoding="utf-8")
     return log
@@ -644,15 +659,6 @@ else:
                 limits,
                 left_out,
             )
-            write_status(root, lesson, student, outcome)
+            write_status(root, lesson, student, outcome, os.environ.get("GRADING_RUN", ""))
             self.log.info("%s %s: %s", student, lesson, outcome.describe())
-            written = {}
-            if outcome.status not in (MISSING, NOT_A_NOTEBOOK):
-                raw = handed_in[f"{name}.ipynb"].decode("utf-8")
-                code = [
-                    c.source
-                    for c in nbformat.reads(raw, as_version=4).cells
-                    if c.cell_type == "code"
-                ]
-                written = function_sources(code)
-            return graded_notebook(release_nb, outcome, written), resources
+            return graded_notebook(release_nb, outcome, outcome.written), resources

@@ -285,8 +285,7 @@ def write_gradebook(course_dir: Path, lessons: dict) -> tuple[Path, Path]:
 
 
 def _record(course_dir, lesson, student, outcome, run) -> dict:
-    os.environ["GRADING_RUN"] = run
-    autograde.write_status(course_dir, lesson, student, outcome)
+    autograde.write_status(course_dir, lesson, student, outcome, run)
     return _status(course_dir, lesson, student)
 
 
@@ -307,18 +306,11 @@ def grade_class(submissions: Path, course_dir: Path, say=print) -> tuple[dict, P
         for (student, handed), (files, left_out) in sorted(collected.items()):
             if handed != lesson:
                 continue
-            problem = _unreadable(files.get(f"{lesson}.ipynb"))
-            if problem is None:
+            outcome = autograde.read_code_cells(files, f"{lesson}.ipynb")
+            if not isinstance(outcome, autograde.Outcome):
                 gradable.append(student)
                 continue
-            outcome = autograde.Outcome(
-                status=problem, notes=[f"graded without {x}" for x in left_out]
-            )
-            if problem == autograde.MISSING:
-                others = sorted(n for n in files if n.endswith(".ipynb"))
-                outcome.detail = f"{lesson}.ipynb" + (
-                    f" (found {', '.join(others)})" if others else ""
-                )
+            outcome.notes += [f"graded without {x}" for x in left_out]
             status = _record(course_dir, lesson, student, outcome, run)
             results.setdefault(student, {})[lesson] = status
             say(f"{student} {lesson}: {status['describe']}")
@@ -350,17 +342,6 @@ def grade_class(submissions: Path, course_dir: Path, say=print) -> tuple[dict, P
         say(f"{lesson}: {len(gradable)} submission(s) in {seconds:.1f} s; nbgrader's log: {log}")
     book, hint_file = write_gradebook(course_dir, lessons)
     return results, book, hint_file
-
-
-def _unreadable(raw: bytes | None) -> str | None:
-    """Why a handed-in notebook cannot be graded (missing, not a notebook), or None."""
-    if raw is None:
-        return autograde.MISSING
-    try:
-        nbformat.validate(nbformat.reads(raw.decode("utf-8"), as_version=4))
-    except Exception:  # not UTF-8, not JSON, not a notebook, an invalid one
-        return autograde.NOT_A_NOTEBOOK
-    return None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import importlib
 import json
-import textwrap
 from pathlib import Path
 
-from .core import WIDTH
+from .core import Check, say
 
 HERE = Path(__file__).resolve().parent
 EXERCISES = HERE / "exercises.json"
@@ -45,21 +44,16 @@ def _read(path: Path) -> dict | None:
         return None
 
 
-def _say(text: str) -> None:
-    for paragraph in text.split("\n\n"):
-        print(textwrap.fill(paragraph, WIDTH, break_long_words=False, break_on_hyphens=False))
-
-
 def _exercise(key) -> tuple[str, dict] | None:
     """The exercise of `key` ("2.1"), or None after saying what went wrong."""
     key = str(key).strip()
     index = _read(EXERCISES)
     if index is None:
-        _say(NO_INDEX)
+        say(NO_INDEX)
         return None
     if key not in index:
         known = ", ".join(f'"{k}"' for k in index)
-        _say(f'There is no exercise "{key}". The keys are "lesson.exercise": {known}.')
+        say(f'There is no exercise "{key}". The keys are "lesson.exercise": {known}.')
         return None
     return key, index[key]
 
@@ -86,13 +80,13 @@ def hint(key) -> None:
     key, exercise = found
     package = importlib.import_module(__package__)  # the checks of the lessons present
     checks = [getattr(package, name, None) for name in exercise["checks"]]
-    hints = [check.hint_text for check in checks if hasattr(check, "hint_text")]
-    if not hints:
-        _say(OPEN_QUESTION.format(key=key))
+    checks = [check for check in checks if isinstance(check, Check)]
+    if not checks:
+        say(OPEN_QUESTION.format(key=key))
         return
     print(exercise["title"])
-    for text in hints:
-        _say(f"Hint: {text}")
+    for check in checks:
+        check.hint()
 
 
 def solution(key) -> None:
@@ -103,7 +97,7 @@ def solution(key) -> None:
     key, exercise = found
     answers = _read(ANSWERS)
     if answers is None or key not in answers:
-        _say(NO_ANSWERS.format(key=key))
+        say(NO_ANSWERS.format(key=key))
         return
     answer = answers[key]
     parts = [f"**{exercise['title']}**: our answer, one of several good ones."]

@@ -80,9 +80,15 @@ class Verdict:
         pass
 
 
+def say(text: str) -> None:
+    """Print `text`, each paragraph wrapped at word boundaries to fit the output area."""
+    for paragraph in text.split("\n\n"):
+        print(textwrap.fill(paragraph, WIDTH, break_long_words=False, break_on_hyphens=False))
+
+
 def _report(passed: bool, message: str, prefix: str | None = None) -> Verdict:
     text = f"{prefix or ('Right!' if passed else 'Not yet:')} {message}"
-    print(textwrap.fill(text, WIDTH, break_long_words=False, break_on_hyphens=False))
+    say(text)
     if not passed and strict():
         raise AssertionError(text)
     return Verdict(passed, text)
@@ -126,7 +132,7 @@ class Check:
 
     def hint(self) -> None:
         """Print a hint for the exercise (it never gives the answer away)."""
-        print(textwrap.fill(f"Hint: {self.hint_text}", WIDTH, break_long_words=False))
+        say(f"Hint: {self.hint_text}")
 
     def __repr__(self) -> str:
         return f"<check {self.__name__}>"

@@ -471,6 +471,32 @@ def test_a_solution_cell_without_markers_stops_the_build(grading_tools):
         course.source_notebook(nb, "broken.md")
 
 
+def test_what_cannot_be_graded_is_named_before_any_code_runs(grading_tools):
+    """Missing, not UTF-8, not JSON, and not a valid notebook each get a status of their own."""
+    autograde = grading_tools["autograde"]
+    good = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    invalid = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    invalid.cells[0]["execution_count"] = "one"  # JSON, a notebook's shape, but not valid
+    handed_in = {
+        "good.ipynb": nbformat.writes(good).encode(),
+        "latin.ipynb": nbformat.writes(good).replace("x = 1", "x = 'é'").encode("latin-1"),
+        "script.ipynb": b"print('hello')\n",
+        "invalid.ipynb": json.dumps(invalid).encode(),
+    }
+    assert autograde.read_code_cells(handed_in, "good.ipynb") == ["x = 1"]
+    for name, error in [
+        ("latin.ipynb", "UnicodeDecodeError"),
+        ("script.ipynb", "NotJSONError"),
+        ("invalid.ipynb", "ValidationError"),
+    ]:
+        outcome = autograde.read_code_cells(handed_in, name)
+        assert isinstance(outcome, autograde.Outcome), name
+        assert re.fullmatch(rf"not a notebook \(\w*{error}\)", outcome.describe()), name
+    missing = autograde.read_code_cells(handed_in, "lesson.ipynb")
+    assert missing.status == autograde.MISSING
+    assert missing.describe().startswith("missing lesson.ipynb (found good.ipynb, invalid")
+
+
 def test_nbgrader_is_configured_to_grade_in_the_sandbox(grading_course):
     """nbgrader's own autograde (and the formgrader) run the sandboxed grading, no kernel."""
     config = (grading_course / "nbgrader_config.py").read_text()

@@ -388,6 +388,11 @@ def one_hot_encoding(labels: np.ndarray, dimension: int = 10) -> np.ndarray:
 # --------------------------------------------------------------------------
 
 
+#: Set to 1 (``tools/learn.py`` does, for the learner's JupyterLab) to show each figure as an
+#: HTML ``<img>`` with its alt text too: JupyterLab puts no alt text on an image output.
+FIGURES_AS_HTML = "MNIST_FIGURES_AS_HTML"
+
+
 def show_figure(fig, *, alt: str) -> None:
     """Show a Matplotlib figure in the notebook together with its alt text.
 
@@ -396,6 +401,10 @@ def show_figure(fig, *, alt: str) -> None:
     ``text/plain`` (which Jupyter Book 2's pages use as the image's alt text, and which a
     terminal shows instead of the image) and as ``alt`` in the image's output metadata
     (which nbconvert's HTML uses). The figure is then closed, so it is shown once.
+
+    JupyterLab reads neither, so where ``MNIST_FIGURES_AS_HTML=1`` the output also holds the
+    same PNG as an HTML ``<img>`` with an ``alt`` attribute, which JupyterLab shows in place
+    of the bare image. (The site builds prefer the PNG, so the variable is for JupyterLab.)
 
     Outside a notebook (a script, a terminal, or no image format at hand) this is
     ``plt.show()``.
@@ -424,6 +433,18 @@ def show_figure(fig, *, alt: str) -> None:
     data["text/plain"] = alt
     for mime in images:
         metadata[mime] = {**metadata.get(mime, {}), "alt": alt}
+    png = data.get("image/png")
+    if os.environ.get(FIGURES_AS_HTML) == "1" and png is not None:
+        import base64
+        import html
+
+        encoded = base64.b64encode(png).decode("ascii") if isinstance(png, bytes) else png
+        size = metadata["image/png"]  # width and height, where the backend gives them
+        size = "".join(f' {key}="{int(size[key])}"' for key in ("width", "height") if key in size)
+        data["text/html"] = (
+            f'<img src="data:image/png;base64,{encoded}"{size} '
+            f'alt="{html.escape(alt, quote=True)}">'
+        )
     display(data, raw=True, metadata=metadata)
     plt.close(fig)
 

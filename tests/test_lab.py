@@ -53,6 +53,9 @@ import pytest
 import student_edition
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "docs" / "_ext"))
+from figure_alt import figure_alt  # noqa: E402  (needs docs/_ext on the path)
+
 NOTEBOOKS = ROOT / "notebooks"
 LESSONS = student_edition.lessons()
 SCREENSHOTS = ROOT / "build" / "screenshots" / "lab"
@@ -256,7 +259,8 @@ def lab(chromium, browser_skip, mnist_mirror, tmp_path_factory):
     project = _copy_project(tmp_path_factory.mktemp("learner") / "mnist")
     port, token = _free_port(), secrets.token_hex(16)
     env = dict(os.environ, MNIST_MIRRORS=mnist_mirror)
-    for name in ("MNIST_CACHE", "PYTHONPATH", "CHECKS_STRICT"):  # as on a learner's machine
+    # As on a learner's machine (where tools/learn.py sets MNIST_FIGURES_AS_HTML itself).
+    for name in ("MNIST_CACHE", "PYTHONPATH", "CHECKS_STRICT", "MNIST_FIGURES_AS_HTML"):
         env.pop(name, None)
     for name in ("CONFIG", "DATA", "RUNTIME"):
         env[f"JUPYTER_{name}_DIR"] = str(home / name.lower())
@@ -323,10 +327,11 @@ INSPECT_NOTEBOOK_JS = """
         text: text(box).slice(0, 120),
       })),
     hiddenInputs: panel.querySelectorAll(".jp-Cell .jp-InputPlaceholder").length,
-    // For each code cell whose code calls show_figure: the images its outputs show.
+    // For each code cell whose code calls show_figure: the alt text of each image it shows.
     figures: Array.from(panel.querySelectorAll(".jp-CodeCell"))
       .filter(cell => text(cell.querySelector(".jp-InputArea-editor")).includes("show_figure("))
-      .map(cell => cell.querySelectorAll(".jp-OutputArea-output.jp-RenderedImage img").length),
+      .map(cell => Array.from(cell.querySelectorAll(".jp-OutputArea-output img"))
+        .map(img => img.getAttribute("alt"))),
     // JupyterLab rewrites a relative link into a /files/ URL (and opens it on a click).
     lessonLinks: Array.from(panel.querySelectorAll(".jp-RenderedMarkdown a[href]"))
       .map(a => a.getAttribute("href"))
@@ -512,12 +517,15 @@ def check_outputs(report: dict, problems: list[str]) -> None:
 
 
 def check_figures(lesson: Path, report: dict, problems: list[str]) -> None:
-    """Each figure of the lesson is shown, once (show_figure closes what it shows)."""
+    """Each figure of the lesson is shown once (show_figure closes what it shows), with the
+    alt text its cell gives it (JupyterLab shows show_figure's HTML <img> in the workspace)."""
     cells = jupytext.read(lesson).cells
-    expected = sum(c.cell_type == "code" and "show_figure(" in c.source for c in cells)
-    if report["figures"] != [1] * expected:
+    expected = [[figure_alt(c.source)] for c in cells if c.cell_type == "code"]
+    expected = [alts for alts in expected if alts[0]]
+    if report["figures"] != expected:
         problems.append(
-            f"images per figure cell: {report['figures']}, not one for each of {expected}"
+            f"the alt text of the images each figure cell shows: {report['figures']}, "
+            f"not {expected}"
         )
 
 

@@ -143,8 +143,10 @@ def build(tmp_path_factory):
         root / "notebooks",
         ignore=shutil.ignore_patterns("*.ipynb", "_build", "__pycache__", ".ipynb_checkpoints"),
     )
-    # mystmd would send the lessons to a Jupyter server named by these, which cannot see the copy.
-    outer = {k: v for k, v in os.environ.items() if k not in ("JUPYTER_BASE_URL", "JUPYTER_TOKEN")}
+    # mystmd would send the lessons to a Jupyter server named by the first two, which cannot
+    # see the copy; the third is for JupyterLab (an HTML figure would hide the PNG's alt text).
+    left_out = ("JUPYTER_BASE_URL", "JUPYTER_TOKEN", "MNIST_FIGURES_AS_HTML")
+    outer = {k: v for k, v in os.environ.items() if k not in left_out}
     env = {
         **outer,
         # Offline on every machine: each request goes to a closed local port and fails at once.

@@ -38,6 +38,8 @@ def lab_environment(workspace: Path) -> dict[str, str]:
     helpers = str(workspace / student_edition.HELPERS)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [helpers, env.get("PYTHONPATH")]))
     env.setdefault("MNIST_CACHE", str(student_edition.ROOT / "_data"))
+    # Figures also as HTML <img> with their alt text, which JupyterLab shows (mnist_lib.py).
+    env.setdefault("MNIST_FIGURES_AS_HTML", "1")
     return env
 
 

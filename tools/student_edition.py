@@ -95,7 +95,9 @@ start JupyterLab in this folder:
     jupyter lab
 
 Open the lessons in `notebooks/` in order, starting with `01-load-the-mnist-dataset.ipynb`, and
-run the cells from top to bottom (Run > Run All Cells works too).
+run the cells from top to bottom (Run > Run All Cells works too). With a screen reader, start
+JupyterLab as `MNIST_FIGURES_AS_HTML=1 jupyter lab` instead: every figure then comes with its
+description (its alt text), which JupyterLab does not show otherwise.
 
 At the end of each lesson you find exercises. Where a cell says
 `...  # YOUR CODE HERE`, replace that line with your code, run the cell, then

@@ -477,13 +477,17 @@ def test_what_cannot_be_graded_is_named_before_any_code_runs(grading_tools):
     good = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
     invalid = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
     invalid.cells[0]["execution_count"] = "one"  # JSON, a notebook's shape, but not valid
+    old_with_ids = json.loads(nbformat.writes(good))
+    old_with_ids["nbformat_minor"] = 4  # cell ids came with 4.5: a key 4.4 does not know
     handed_in = {
         "good.ipynb": nbformat.writes(good).encode(),
+        "old.ipynb": json.dumps(old_with_ids).encode(),
         "latin.ipynb": nbformat.writes(good).replace("x = 1", "x = 'é'").encode("latin-1"),
         "script.ipynb": b"print('hello')\n",
         "invalid.ipynb": json.dumps(invalid).encode(),
     }
     assert autograde.read_code_cells(handed_in, "good.ipynb") == ["x = 1"]
+    assert autograde.read_code_cells(handed_in, "old.ipynb") == ["x = 1"]
     for name, error in [
         ("latin.ipynb", "UnicodeDecodeError"),
         ("script.ipynb", "NotJSONError"),
@@ -492,6 +496,7 @@ def test_what_cannot_be_graded_is_named_before_any_code_runs(grading_tools):
         outcome = autograde.read_code_cells(handed_in, name)
         assert isinstance(outcome, autograde.Outcome), name
         assert re.fullmatch(rf"not a notebook \(\w*{error}\)", outcome.describe()), name
+        assert outcome.log[0].startswith(f"{name} cannot be read: "), name  # for the teacher
     missing = autograde.read_code_cells(handed_in, "lesson.ipynb")
     assert missing.status == autograde.MISSING
     assert missing.describe().startswith("missing lesson.ipynb (found good.ipynb, invalid")
@@ -581,6 +586,7 @@ def test_links_inside_a_folder_are_left_out(graded):
 
 def test_not_a_notebook_and_a_renamed_one(graded):
     assert re.fullmatch(r"not a notebook \(\w+Error\)", _status(graded, "garbage"))
+    assert f"{graded['lesson']}.ipynb cannot be read: " in _log(graded, "garbage")
     assert _status(graded, "renamed") == f"missing {graded['lesson']}.ipynb (found my-work.ipynb)"
 
 

@@ -473,6 +473,11 @@ def _run_check(check: Check, function) -> tuple[bool, str]:
     return passed, (said or (lines[-1] if lines else ""))[:500]
 
 
+def left_out_notes(left_out) -> list[str]:
+    """The status notes for the files that were left out of a handed-in folder."""
+    return [f"graded without {item}" for item in left_out]
+
+
 def read_code_cells(handed_in: dict[str, bytes], notebook_name: str) -> list[str] | Outcome:
     """The code cells of the handed-in notebook, read as data; or, when it is missing or is
     not a valid notebook, an Outcome that says so."""
@@ -483,12 +488,15 @@ def read_code_cells(handed_in: dict[str, bytes], notebook_name: str) -> list[str
         return Outcome(status=MISSING, detail=notebook_name + found)
     try:
         notebook = nbformat.reads(raw.decode("utf-8"), as_version=4)
-        nbformat.validate(notebook)
+        # Keys the schema does not know (cell ids in a 4.4 notebook, say) harm nothing here.
+        nbformat.validate(notebook, relax_add_props=True)
         cells = [c.source for c in notebook.cells if c.cell_type == "code"]
         if not all(isinstance(source, str) for source in cells):
             raise ValueError("a code cell without text")
     except Exception as error:  # not UTF-8, not JSON, not a notebook, an invalid one
-        return Outcome(status=NOT_A_NOTEBOOK, detail=f"({type(error).__name__})")
+        outcome = Outcome(status=NOT_A_NOTEBOOK, detail=f"({type(error).__name__})")
+        outcome.log.append(f"{notebook_name} cannot be read: {str(error)[:300]}")
+        return outcome
     return cells
 
 
@@ -505,8 +513,7 @@ def grade(
     start = time.monotonic()
     cells = read_code_cells(handed_in, notebook_name)
     outcome = cells if isinstance(cells, Outcome) else Outcome()
-    for item in left_out:
-        outcome.notes.append(f"graded without {item}")
+    outcome.notes += left_out_notes(left_out)
     verdicts = {check.grade_id: Verdict(check.grade_id, check.points, 0.0, "") for check in checks}
     outcome.verdicts = list(verdicts.values())
     if isinstance(cells, Outcome):

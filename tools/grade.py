@@ -306,12 +306,12 @@ def grade_class(submissions: Path, course_dir: Path, say=print) -> tuple[dict, P
         for (student, handed), (files, left_out) in sorted(collected.items()):
             if handed != lesson:
                 continue
-            outcome = autograde.read_code_cells(files, f"{lesson}.ipynb")
-            if not isinstance(outcome, autograde.Outcome):
+            unreadable = autograde.read_code_cells(files, f"{lesson}.ipynb")
+            if not isinstance(unreadable, autograde.Outcome):
                 gradable.append(student)
                 continue
-            outcome.notes += [f"graded without {x}" for x in left_out]
-            status = _record(course_dir, lesson, student, outcome, run)
+            unreadable.notes += autograde.left_out_notes(left_out)
+            status = _record(course_dir, lesson, student, unreadable, run)
             results.setdefault(student, {})[lesson] = status
             say(f"{student} {lesson}: {status['describe']}")
         if not gradable:
@@ -327,9 +327,9 @@ def grade_class(submissions: Path, course_dir: Path, say=print) -> tuple[dict, P
             else:
                 left_out = collected[(student, lesson)][1]
                 notes = [
-                    f"graded without {x}"
-                    for x in left_out
-                    if f"graded without {x}" not in status["notes"]
+                    note
+                    for note in autograde.left_out_notes(left_out)
+                    if note not in status["notes"]
                 ]
                 if notes:
                     status["notes"] += notes

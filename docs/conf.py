@@ -80,6 +80,10 @@ def _github_repository() -> str:
     return match.group(1) if match else ""
 
 
+# The lessons' kernels inherit this process's environment. An HTML copy of each figure is for
+# JupyterLab (mnist_lib.show_figure); here it would replace the PNG and its alt text.
+os.environ.pop("MNIST_FIGURES_AS_HTML", None)
+
 if os.environ.get("SITE_LAUNCH_URL"):
     lessons_launch_url = os.environ["SITE_LAUNCH_URL"]
     lessons_launch_label = "Launch"

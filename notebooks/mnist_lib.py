@@ -404,7 +404,7 @@ def show_figure(fig, *, alt: str) -> None:
 
     JupyterLab reads neither, so where ``MNIST_FIGURES_AS_HTML=1`` the output also holds the
     same PNG as an HTML ``<img>`` with an ``alt`` attribute, which JupyterLab shows in place
-    of the bare image. (The site builds prefer the PNG, so the variable is for JupyterLab.)
+    of the bare image. (Not for the site builds: they would show that copy instead of the PNG.)
 
     Outside a notebook (a script, a terminal, or no image format at hand) this is
     ``plt.show()``.

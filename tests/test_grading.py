@@ -57,6 +57,7 @@ ROOT_STUDENTS = (
     "disk",
     "linked-notebook",
     "links-inside",
+    "checkpoints",
     "garbage",
     "renamed",
     "probe-root",
@@ -352,6 +353,10 @@ def graded(grading_tools, grading_course, grading_sample, listeners):
     nb = nbformat.read(links / f"{lesson}.ipynb", as_version=4)
     nb.cells.append(_code("print('LINK', len(open('gradebook.db', 'rb').read()))"))
     nbformat.write(nb, links / f"{lesson}.ipynb")
+    # An honest notebook as JupyterLab saves it: a folder of checkpoints beside it.
+    saved = _write(first / "checkpoints", lesson, _solved(release, source)).parent
+    (saved / ".ipynb_checkpoints").mkdir()
+    nbformat.write(release, saved / ".ipynb_checkpoints" / f"{lesson}-checkpoint.ipynb")
     _write(first / "garbage", lesson, _copy(release)).write_text("print('hello')\n")
     renamed = _write(first / "renamed", lesson, _solved(release, source))
     renamed.rename(renamed.with_name("my-work.ipynb"))
@@ -528,8 +533,9 @@ def test_every_student_gets_a_status_and_a_log(graded, grading_tools):
 
 
 def test_honest_work_gets_the_marks_its_functions_earn(graded):
-    """Pasted check cells, a duplicated answer cell, the student edition, a fresh notebook."""
-    for student in ("perfect", "pasted", "duplicated", "edition", "fresh"):
+    """Pasted check cells, a duplicated answer cell, the student edition, a fresh notebook,
+    and a notebook with JupyterLab's checkpoint folder beside it."""
+    for student in ("perfect", "pasted", "duplicated", "edition", "fresh", "checkpoints"):
         assert _status(graded, student) == "graded", student
         assert _scores(graded, student) == _full(graded), student
     assert _scores(graded, "blank") == [0.0] * len(graded["checks"])

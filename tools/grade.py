@@ -127,10 +127,7 @@ def _replace(folder: Path, files: dict[str, bytes]) -> None:
     elif folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    for name, content in files.items():
-        target = folder / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(content)
+    sandbox.write_files(folder, files)
 
 
 def collect(submissions: Path, course_dir: Path, lessons: list[str]) -> dict:

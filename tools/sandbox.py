@@ -153,6 +153,14 @@ def bwrap_argv(bwrap: str, folder: Path, data: Path | None, limits: Limits) -> l
     return [*argv, sys.executable, "/grading/sandbox_harness.py"]
 
 
+def write_files(folder: Path, files: dict[str, bytes]) -> None:
+    """Write `files` (relative name, subfolders included -> bytes) into `folder`."""
+    for name, content in files.items():
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+
+
 def prepare(folder: Path, handed_in: dict[str, bytes], support: dict[str, bytes]) -> None:
     """Lay out the throwaway `folder`: the submission's files, the stub checks, support files.
 
@@ -163,11 +171,9 @@ def prepare(folder: Path, handed_in: dict[str, bytes], support: dict[str, bytes]
         (folder / part).mkdir(parents=True)
     for module in (HARNESS, TOOLS / "wire.py"):
         shutil.copyfile(module, folder / module.name)
-    for name, content in handed_in.items():
-        (folder / "handed-in" / name).write_bytes(content)
+    write_files(folder / "handed-in", handed_in)
     (folder / "stub" / "checks" / "__init__.py").write_text(STUB, encoding="utf-8")
-    for name, content in support.items():
-        (folder / "lesson" / name).write_bytes(content)
+    write_files(folder / "lesson", support)
     for path in [folder, *folder.rglob("*")]:  # readable by the unprivileged worker
         path.chmod(0o755 if path.is_dir() else 0o644)
 

@@ -507,6 +507,21 @@ def test_what_cannot_be_graded_is_named_before_any_code_runs(grading_tools):
     assert missing.describe().startswith("missing lesson.ipynb (found good.ipynb, invalid")
 
 
+def test_a_worker_that_never_says_ready_is_stopped(grading_tools, tmp_path, monkeypatch):
+    """No time left for the start-up handshake: the error comes, and no worker stays behind."""
+    sandbox = grading_tools["sandbox"]
+    _needs_sandbox(sandbox)
+    sandbox.prepare(tmp_path, {}, {})
+    started, popen = [], subprocess.Popen
+    monkeypatch.setattr(
+        sandbox.subprocess, "Popen", lambda *a, **k: started.append(popen(*a, **k)) or started[-1]
+    )
+    with pytest.raises(sandbox.SandboxError):
+        sandbox.Worker(tmp_path, None, sandbox.Limits(total=0.0))
+    [worker] = started
+    assert worker.poll() is not None, "the worker is still running"
+
+
 def test_nbgrader_is_configured_to_grade_in_the_sandbox(grading_course):
     """nbgrader's own autograde (and the formgrader) run the sandboxed grading, no kernel."""
     config = (grading_course / "nbgrader_config.py").read_text()

@@ -205,7 +205,11 @@ class Worker:
             start_new_session=True,
             preexec_fn=_limit_resources(limits),
         )
-        self._expect(self.request({"op": "ready"}, send=False, timeout=60), "ready")
+        try:
+            self._expect(self.request({"op": "ready"}, send=False, timeout=60), "ready")
+        except BaseException:  # nobody gets this worker to close: stop it here
+            self.close()
+            raise
 
     def _read(self, count: int, until: float) -> bytes:
         data = bytearray()

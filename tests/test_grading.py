@@ -522,6 +522,27 @@ def test_a_worker_that_never_says_ready_is_stopped(grading_tools, tmp_path, monk
     assert worker.poll() is not None, "the worker is still running"
 
 
+def test_a_graded_cell_without_a_verdict_earns_nothing(grading_tools):
+    """nbgrader gives a graded cell its points unless it shows an error: ours fail closed."""
+    autograde = grading_tools["autograde"]
+
+    def graded_cell(source, grade_id):
+        info = {"grade": True, "solution": False, "grade_id": grade_id, "points": 1}
+        return nbformat.v4.new_code_cell(source, metadata={"nbgrader": info})
+
+    release = nbformat.v4.new_notebook(
+        cells=[graded_cell("checks.known(f)", "known"), graded_cell("checks.other(f, 2)", "other")]
+    )
+    outcome = autograde.Outcome(verdicts=[autograde.Verdict("known", 1, 1.0, "Right! Yes.")])
+    graded = autograde.graded_notebook(release, outcome)
+    outputs = {
+        c.metadata["nbgrader"]["grade_id"]: [o.output_type for o in c.outputs]
+        for c in graded.cells
+        if c.cell_type == "code"
+    }
+    assert outputs == {"known": ["stream"], "other": ["error"]}
+
+
 def test_nbgrader_is_configured_to_grade_in_the_sandbox(grading_course):
     """nbgrader's own autograde (and the formgrader) run the sandboxed grading, no kernel."""
     config = (grading_course / "nbgrader_config.py").read_text()

@@ -558,11 +558,12 @@ def _support_files(release_folder: Path) -> dict[str, bytes]:
     return {name: content for name, content in files.items() if re.fullmatch(r"\w+\.py", name)}
 
 
-def graded_notebook(release, outcome: Outcome, written: dict[str, str]):
+def graded_notebook(release, outcome: Outcome):
     """The release notebook with the student's functions and the checks' verdicts.
 
     nbgrader's SaveAutoGrades then scores each check cell: points when it has no error
-    output, none when it has one.
+    output, none when it has one. A graded cell with no verdict of ours gets an error too,
+    so that a check the grader did not recognise can never give points away.
     """
     graded = nbformat.reads(nbformat.writes(release), as_version=4)
     verdicts = {v.grade_id: v for v in outcome.verdicts}
@@ -571,8 +572,8 @@ def graded_notebook(release, outcome: Outcome, written: dict[str, str]):
         grade_id = info.get("grade_id", "")
         if cell.cell_type == "code" and info.get("solution"):
             name = grade_id.removeprefix("answer-")
-            if name in written:
-                cell.source = written[name].rstrip("\n")
+            if name in outcome.written:
+                cell.source = outcome.written[name].rstrip("\n")
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
@@ -584,6 +585,11 @@ def graded_notebook(release, outcome: Outcome, written: dict[str, str]):
                 cell.outputs.append(
                     nbformat.v4.new_output("error", ename="NotYet", evalue=text, traceback=[text])
                 )
+        elif cell.cell_type == "code" and info.get("grade") and not info.get("solution"):
+            text = "Not yet: the grader found no check it knows in this cell."
+            cell.outputs = [
+                nbformat.v4.new_output("error", ename="NoVerdict", evalue=text, traceback=[text])
+            ]
     summary = f"**Graded in the sandbox:** {outcome.describe()}"
     graded.cells.insert(0, nbformat.v4.new_markdown_cell(summary))
     return graded
@@ -668,4 +674,4 @@ else:
             )
             write_status(root, lesson, student, outcome, os.environ.get("GRADING_RUN", ""))
             self.log.info("%s %s: %s", student, lesson, outcome.describe())
-            return graded_notebook(release_nb, outcome, outcome.written), resources
+            return graded_notebook(release_nb, outcome), resources

@@ -14,7 +14,7 @@ Settings read from the environment:
     Where a lesson's "Launch" button goes: a URL template in which ``{path}``
     becomes the notebook's path in the repository
     (``notebooks/01-load-the-mnist-dataset.ipynb``); without ``{path}`` the
-    path is appended. Examples::
+    path is appended; ``{name}`` becomes the notebook's file name. Examples::
 
         https://mybinder.org/v2/gh/OWNER/REPO/HEAD?urlpath=lab/tree/{path}
         https://hub.example.edu/hub/user-redirect/lab/tree/mnist/{path}
@@ -81,7 +81,7 @@ def _github_repository() -> str:
 
 
 # The lessons' kernels inherit this process's environment. An HTML copy of each figure is for
-# JupyterLab (mnist_lib.show_figure); here it would replace the PNG and its alt text.
+# JupyterLab (mnist_lib.show_figure); MyST-NB would put it on the page instead of the PNG.
 os.environ.pop("MNIST_FIGURES_AS_HTML", None)
 
 if os.environ.get("SITE_LAUNCH_URL"):
@@ -93,7 +93,9 @@ elif _github_repository():
     )
     lessons_launch_label = "Launch on Binder"
 else:
-    lessons_launch_url = "http://localhost:8888/lab/tree/{path}"
+    # The JupyterLab of the README's first command (tools/learn.py): the learner's workspace,
+    # which holds each lesson at its top under the lesson's file name.
+    lessons_launch_url = "http://localhost:8888/lab/tree/{name}"
     lessons_launch_label = "Open in your JupyterLab"
 
 # -- MyST and notebook execution ------------------------------------------------

@@ -84,6 +84,19 @@ def test_every_figure_has_alt_text(lesson):
     assert old_form == [], f"code cells {old_form} carry alt text in an old form"
 
 
+def test_launch_url_takes_the_path_or_the_file_name():
+    """The default opens the lesson in tools/learn.py's JupyterLab, whose root is the
+    workspace: the lesson's file name, not its path in the repository."""
+    import lessons  # docs/_ext/lessons.py
+
+    path = "notebooks/01-load-the-mnist-dataset.ipynb"
+    assert lessons.launch_url("http://localhost:8888/lab/tree/{name}", path) == (
+        "http://localhost:8888/lab/tree/01-load-the-mnist-dataset.ipynb"
+    )
+    assert lessons.launch_url("https://hub/lab/tree/{path}", path) == f"https://hub/lab/tree/{path}"
+    assert lessons.launch_url("https://hub/lab/tree/", path) == f"https://hub/lab/tree/{path}"
+
+
 def test_figure_alt_is_read_from_the_code():
     cell = 'fig = 1\nmnist_lib.show_figure(\n    fig,\n    alt=("Two "\n    "lines."),\n)'
     assert figure_alt(cell) == "Two lines."

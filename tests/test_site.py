@@ -225,8 +225,12 @@ def _check_lesson(page_path, report, fetcher, problems):
         for needed in ("requirements.txt", "notebooks/mnist_lib.py", "notebooks/checks/core.py"):
             if names and needed not in names:
                 problems.append(f"the download lacks {needed}")
-    if len(report["launch"]) != 1 or f"notebooks/{stem}.ipynb" not in report["launch"][0]:
-        problems.append(f"no launch button for notebooks/{stem}.ipynb: {report['launch']}")
+    if len(report["launch"]) != 1 or not report["launch"][0].endswith(f"/{stem}.ipynb"):
+        problems.append(f"no launch button for {stem}.ipynb: {report['launch']}")
+    elif report["launch"][0].startswith("http://localhost:8888/") and report["launch"][0] != (
+        f"http://localhost:8888/lab/tree/{stem}.ipynb"  # the workspace holds it at its top
+    ):
+        problems.append(f"the launch button misses the learner's workspace: {report['launch']}")
     code = "\n".join(report["codeCells"])
     for marker in _removed_cell_markers(stem):
         if marker in code:

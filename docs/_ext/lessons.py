@@ -23,7 +23,8 @@ What it does, in build order:
 
 The launch URL comes from the ``lessons_launch_url`` setting (see conf.py):
 a template in which ``{path}`` is replaced by the notebook's path relative to
-the repository root, for example ``notebooks/01-load-the-mnist-dataset.ipynb``.
+the repository root, for example ``notebooks/01-load-the-mnist-dataset.ipynb``, and
+``{name}`` by its file name (the learner's workspace holds the lessons at its top).
 """
 
 from __future__ import annotations
@@ -86,8 +87,8 @@ def stage_lessons(app: Sphinx, config) -> None:
 
 
 def launch_url(template: str, path: str) -> str:
-    if "{path}" in template:
-        return template.replace("{path}", path)
+    if "{path}" in template or "{name}" in template:
+        return template.replace("{path}", path).replace("{name}", path.rsplit("/", 1)[-1])
     return template.rstrip("/") + "/" + path
 
 
@@ -118,7 +119,7 @@ def setup(app: Sphinx) -> dict:
     app.add_config_value("lessons_source_dir", "", "env", types=[str])
     app.add_config_value("lessons_repo_folder", "notebooks", "html", types=[str])
     app.add_config_value(
-        "lessons_launch_url", "http://localhost:8888/lab/tree/{path}", "html", types=[str]
+        "lessons_launch_url", "http://localhost:8888/lab/tree/{name}", "html", types=[str]
     )
     app.add_config_value("lessons_launch_label", "Launch", "html", types=[str])
     app.connect("config-inited", stage_lessons)

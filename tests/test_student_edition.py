@@ -95,6 +95,8 @@ def test_student_edition_has_every_lesson_and_module(student_folder):
         assert (student_folder / "checks" / name).is_file()
     for name in ("requirements.txt", "README.md", "_data/README.md"):
         assert (student_folder.parent / name).is_file()
+    readme = (student_folder.parent / "README.md").read_text(encoding="utf-8")
+    assert f"in order, starting with `{lessons[0].stem}.ipynb`" in readme
 
 
 def _public_and_solutions(cells) -> tuple[set[str], list[str], list[str]]:
@@ -262,6 +264,8 @@ def test_a_downloaded_lesson_runs_where_it_lands(
         unpacked.extractall(landed)
     folder = landed / "notebooks"
     assert sorted(p.name for p in folder.glob("*.ipynb")) == [f"{lesson.stem}.ipynb"]
+    readme = (landed / "README.md").read_text(encoding="utf-8")
+    assert f"Open the lesson `notebooks/{lesson.stem}.ipynb`" in readme  # that lesson only
     # papermill's reader: it gives every cell the `tags` list that its injection looks for.
     nb = load_notebook_node(str(folder / f"{lesson.stem}.ipynb"))
     parameters = STUDENT_RUN_PARAMETERS.get(lesson.name[:2])

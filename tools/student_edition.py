@@ -94,7 +94,7 @@ start JupyterLab in this folder:
     python3 -m venv .venv && . .venv/bin/activate && pip install -r requirements.txt
     jupyter lab
 
-Open the lessons in `notebooks/` in order, starting with `01-load-the-mnist-dataset.ipynb`, and
+{open_lessons}, and
 run the cells from top to bottom (Run > Run All Cells works too). With a screen reader, start
 JupyterLab as `MNIST_FIGURES_AS_HTML=1 jupyter lab` instead: every figure then comes with its
 description (its alt text), which JupyterLab does not show otherwise.
@@ -420,7 +420,14 @@ def build(
     if LAB_CONFIG.is_dir():
         ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "build")
         shutil.copytree(LAB_CONFIG, out / LAB_CONFIG.name, ignore=ignore, dirs_exist_ok=True)
-    (out / "README.md").write_text(STUDENT_README, encoding="utf-8")
+    names = [path.name for path in written]
+    open_lessons = (
+        f"Open the lesson `notebooks/{names[0]}`"
+        if len(names) == 1
+        else f"Open the lessons in `notebooks/` in order, starting with `{names[0]}`"
+    )
+    readme = STUDENT_README.format(open_lessons=open_lessons)
+    (out / "README.md").write_text(readme, encoding="utf-8")
     cache = out / "_data"
     cache.mkdir(exist_ok=True)
     if not (cache / "README.md").exists():

@@ -685,10 +685,15 @@ def fail_on(problems: list[str], what: str) -> None:
 
 
 def test_readme_command_opens_the_workspace(lab):
-    """The README's command shows the learner's workspace: the lessons, nothing else (each
-    lesson's own test opens it there; tests/test_workspace.py checks lesson 1 is opened)."""
+    """The README's command shows the learner's workspace: the lessons, nothing else, and
+    JupyterLab opens lesson 1 (learn.py becomes JupyterLab: the same process, a new command).
+    Each lesson's own test opens its lesson there."""
     names = sorted(item["name"] for item in lab.api("contents")["content"])
     assert names == WORKSPACE_FILES, f"the file browser shows {names}, not the workspace"
+    running = Path(f"/proc/{lab.process.pid}/cmdline").read_bytes().decode().split("\0")[:-1]
+    assert running[1:3] == ["-m", "jupyterlab"], running
+    assert f"--ServerApp.root_dir={lab.workspace}" in running
+    assert running[-1] == str(lab.workspace / WORKSPACE_FILES[0]), running  # lesson 1
 
 
 def test_lesson_in_jupyterlab(lesson, lab, chromium):

@@ -170,7 +170,8 @@ def test_the_restart_message_fails_strict_runs(workspace):
     assert done.returncode != 0 and "AssertionError: Hold on:" in done.stderr
 
 
-def test_learn_py_makes_the_workspace_and_starts_jupyterlab_on_lesson_1(tmp_path):
+def test_learn_py_makes_the_workspace_and_the_command_of_jupyterlab(tmp_path):
+    """What learn.py runs is checked on the running JupyterLab by tests/test_lab.py."""
     folder = tmp_path / "ws"
     done = subprocess.run(
         [sys.executable, str(Path(learn.__file__)), "--workspace", str(folder), "--no-lab"],
@@ -183,7 +184,8 @@ def test_learn_py_makes_the_workspace_and_starts_jupyterlab_on_lesson_1(tmp_path
     assert _visible(folder) == [f"{md.stem}.ipynb" for md in LESSONS]
     command = learn.lab_command(folder, ["--no-browser"])
     assert command[:3] == [sys.executable, "-m", "jupyterlab"]
-    assert command[-1].endswith(learn.FIRST_LESSON)
+    assert command[-1] == str(folder / learn.FIRST_LESSON)
+    assert (folder / learn.FIRST_LESSON).is_file()
     assert f"--ServerApp.root_dir={folder}" in command
     state = json.loads((folder / ".helpers" / "state.json").read_text())
     assert set(state["written"]) == {f"{md.stem}.ipynb" for md in LESSONS}

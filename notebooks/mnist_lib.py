@@ -3,8 +3,8 @@
 The lessons teach the network; this module keeps the plumbing out of their
 way.  It does three things:
 
-1. ``fetch`` puts a verified copy of one MNIST file into the ``_data/`` cache
-   at the project root.  It tries the mirrors named in the ``MNIST_MIRRORS``
+1. ``fetch`` puts a verified copy of one MNIST file into the cache: ``_data/``
+   at the project root, or the folder ``MNIST_CACHE`` names.  It tries the mirrors named in the ``MNIST_MIRRORS``
    environment variable first (local folders or http(s) base URLs, separated
    by commas or whitespace), then the public mirrors.  A download goes to a
    temporary file, is checked, and only then moved into the cache.
@@ -398,8 +398,9 @@ def show_figure(fig, *, alt: str) -> None:
 
     ``alt`` describes the figure for a reader who cannot see it. The figure is shown as
     ``plt.show()`` would show it, and the alt text travels with the output: as its
-    ``text/plain`` (which Jupyter Book 2's pages use as the image's alt text, and which a
-    terminal shows instead of the image) and as ``alt`` in the image's output metadata
+    ``text/plain`` (which Jupyter Book 2's pages use as the image's alt text, where a bare
+    ``plt.show()`` gives them ``<Figure size ...>``, jupyter-book/mystmd#2201; a terminal
+    shows it instead of the image) and as ``alt`` in the image's output metadata
     (which nbconvert's HTML uses). The figure is then closed, so it is shown once.
 
     JupyterLab reads neither, so where ``MNIST_FIGURES_AS_HTML=1`` the output also holds the

@@ -887,18 +887,30 @@ def test_a_learners_session_touches_only_their_copy(lab, chromium):
             problems.append("saving did not write the learner's attempt into their copy")
 
         # A restart: the kernel forgets `np`; the check says so, and how to get it back.
+        indicator = page.locator(f"{CURRENT_NOTEBOOK} .jp-Notebook-ExecutionIndicator").first
+        indicator.evaluate(
+            "i => { i.seen = []; new MutationObserver(() => i.seen.push(i.dataset.status))"
+            ".observe(i, {attributes: true, attributeFilter: ['data-status']}); }"
+        )
         run_menu(page, "Kernel", "Restart Kernel…")
         page.locator(".jp-Dialog button", has_text=re.compile("^Restart$")).click()
-        page.wait_for_timeout(1000)
-        wait_until_idle(page, OPEN_TIMEOUT)
+        # Restarted: the indicator has left "idle" and come back to it.
+        indicator.evaluate(
+            "(i, ms) => new Promise((done, fail) => { const back = () => i.seen.some(s => s !=="
+            " 'idle') && i.dataset.status === 'idle'; if (back()) return done(); new"
+            " MutationObserver(() => back() && done()).observe(i, {attributes: true});"
+            " setTimeout(() => fail(new Error('no restart seen: ' + i.seen)), ms); })",
+            OPEN_TIMEOUT,
+        )
         run_cell(page, answer)  # defines the function (its print line fails: no x_train)
+        prompt = answer.locator(".jp-InputPrompt").inner_text().strip()
+        if prompt != "[1]:":
+            problems.append(f"after the restart, the first cell run shows {prompt}, not [1]:")
         run_cell(page, code_cell(page, "import checks"))
         said = " ".join(run_cell(page, check).split())
         shoot(page, check, "5-after-restart")
         if not said.startswith("Hold on:") or "Run All Above Selected Cell" not in said:
             problems.append(f"after a restart, the check said {said!r}")
-        page.keyboard.press("Control+s")
-        page.wait_for_timeout(1000)
     finally:
         context.close()
         lab.shut_down_kernels()

@@ -23,6 +23,8 @@ import pytest
 
 TOOLS = Path(__file__).resolve().parent.parent / "tools"
 sys.path.insert(0, str(TOOLS))  # the maintainers' tools, importable by the tests
+# The site's extensions too (figure_alt, lessons), which read the lessons as the site does.
+sys.path.insert(0, str(TOOLS.parent / "docs" / "_ext"))
 
 import student_edition  # noqa: E402  (needs TOOLS on the path)
 

@@ -44,10 +44,9 @@ from pathlib import Path
 import jupytext
 import pytest
 import student_edition
+from figure_alt import figure_alt  # docs/_ext, on the path by tests/conftest.py
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "docs" / "_ext"))
-from figure_alt import figure_alt  # noqa: E402  (needs docs/_ext on the path)
 
 LESSONS = student_edition.lessons()
 REQUIRED = os.environ.get("REQUIRE_MYSTMD_TEST", "") not in ("", "0")

@@ -7,15 +7,12 @@
 """
 
 import re
-import sys
 from pathlib import Path
 
 import jupytext
 import pytest
 import student_edition
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "docs" / "_ext"))
-from figure_alt import figure_alt  # noqa: E402  (needs docs/_ext on the path)
+from figure_alt import figure_alt  # docs/_ext, on the path by tests/conftest.py
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 # Metadata that Jupyter front ends add on their own and that need not be in the .md.

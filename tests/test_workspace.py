@@ -163,6 +163,16 @@ def test_a_restarted_kernel_gets_a_useful_message(workspace):
     assert printed.startswith("Not yet: your function raised NameError"), printed
 
 
+def test_the_restart_message_looks_only_at_the_kernels_own_notebook(workspace):
+    """In JupyterLab the kernel knows its notebook: a name only another lesson defines is
+    the learner's slip there (lesson 3's `relu` in lesson 2), not a forgotten cell."""
+    lesson_2 = {"JPY_SESSION_NAME": f"{LESSONS[1].stem}.ipynb"}
+    done = _kernel_python(workspace, FORGOTTEN.format(name="relu(1)"), **lesson_2)
+    assert "Not yet: your function raised NameError" in done.stdout, done.stdout
+    done = _kernel_python(workspace, FORGOTTEN.format(name="x_train[0, 0] * 0 - 1"), **lesson_2)
+    assert " ".join(done.stdout.split()).startswith("Hold on: "), done.stdout
+
+
 def test_the_restart_message_fails_strict_runs(workspace):
     done = _kernel_python(
         workspace, FORGOTTEN.format(name="x_train[0, 0] * 0 - 1"), CHECKS_STRICT="1"

@@ -148,11 +148,10 @@ def _check(success_message: str, hint: str):
 
 
 def _names_defined_at_top(tree: ast.Module) -> set[str]:
-    """The names that a cell's top-level statements bind (not those inside functions)."""
+    """The names that a cell's top-level statements bind: not the names bound inside the
+    functions and classes it defines at the top (those inside an `if` or a `with` count)."""
     names: set[str] = set()
-    statements = list(tree.body)
-    while statements:
-        node = statements.pop()
+    for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names.add(node.name)
             continue
@@ -181,14 +180,29 @@ def _code_cells(path: Path) -> list[str]:
     return cells
 
 
-def lesson_names(folder: Path | None = None) -> set[str]:
-    """Every name that a code cell of the notebooks in `folder` (default: here) defines."""
+def _notebooks_here() -> list[Path]:
+    """The notebook this kernel runs, or, where that is unknown, every notebook here.
+
+    Jupyter Server names a kernel's notebook in ``JPY_SESSION_NAME`` and starts the kernel
+    in the notebook's folder; nbclient and a terminal name none."""
+    here = Path(os.getcwd())
+    mine = here / Path(os.environ.get("JPY_SESSION_NAME", "")).name
+    if mine.suffix == ".ipynb" and mine.is_file():
+        return [mine]
+    return sorted(here.glob("*.ipynb"))
+
+
+def lesson_names() -> set[str]:
+    """Every name that a code cell of this kernel's notebook (see above) defines."""
     names: set[str] = set()
-    for path in sorted(Path(folder or os.getcwd()).glob("*.ipynb")):
+    for path in _notebooks_here():
         for source in _code_cells(path):
-            # IPython's own lines (%magic, !shell) are not Python.
+            # IPython's own lines (%magic, !shell) are not Python: `pass` keeps the indentation.
             code = "\n".join(
-                "" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()
+                line[: len(line) - len(line.lstrip())] + "pass"
+                if line.lstrip().startswith(("%", "!"))
+                else line
+                for line in source.splitlines()
             )
             try:
                 names |= _names_defined_at_top(ast.parse(code))
@@ -197,7 +211,7 @@ def lesson_names(folder: Path | None = None) -> set[str]:
     return names
 
 
-def _failure(function, error: Exception) -> NotYet:
+def _failure(error: Exception) -> NotYet:
     """What to tell the learner when their function raised `error`."""
     if isinstance(error, NameError) and getattr(error, "name", None) in lesson_names():
         return Forgotten(FORGOTTEN_HINT.format(name=error.name))
@@ -222,7 +236,7 @@ def _call(function, *args, **kwargs):
             "the big array?"
         ) from None
     except Exception as error:
-        raise _failure(function, error) from None
+        raise _failure(error) from None
     if result is None:
         raise NotYet(_none_hint(function))
     return result
@@ -239,7 +253,7 @@ def _raises(function, exception, *args, **kwargs) -> bool:
             "your function still raises NotImplementedError. Replace that line with your code."
         ) from None
     except Exception as error:
-        failure = _failure(function, error)
+        failure = _failure(error)
         if isinstance(failure, Forgotten):
             raise failure from None
         raise NotYet(

@@ -71,7 +71,8 @@ def report_loops(bench, records):
     row("best model: seconds per epoch (every epoch of every seed)", spread(epoch_seconds))
 
 
-def report_seeds(bench, records):
+def report_seeds(bench, records) -> list[int]:
+    """Print the recipe's results on every seed; return each seed's margin (seed_margins)."""
     runs = records["seeds"]["runs"]
     epochs, target = bench.epochs, bench.target
     reached = [run for run in runs if run["target_epoch"] is not None]
@@ -97,6 +98,7 @@ def report_seeds(bench, records):
         f"seeds with a margin of at least {MARGIN_IMAGES} test images",
         f"{sum(m >= MARGIN_IMAGES for m in margins)} of {len(runs)}",
     )
+    return margins
 
 
 def seed_margins(bench, runs):
@@ -180,7 +182,7 @@ def report(bench, records):
     images of leaving the range the lesson asserts, else 0."""
     report_machine(records)
     report_loops(bench, records)
-    report_seeds(bench, records)
+    margins = report_seeds(bench, records)
     report_gemm(bench, records)
     report_load(records)
     report_torch(bench, records)
@@ -190,7 +192,6 @@ def report(bench, records):
     row("peak NumPy allocations during one training run", f"{memory['traced_peak_mib']:.1f} MiB")
     row("peak resident memory of the whole process", f"{memory['max_rss_mib']:.0f} MiB")
     runs = records["seeds"]["runs"]
-    margins = seed_margins(bench, runs)
     thin = [run["seed"] for run, m in zip(runs, margins, strict=True) if m < MARGIN_IMAGES]
     if thin:
         print(
